@@ -1,0 +1,134 @@
+//! MQTT 5.0 reason codes (spec section 2.4), one table for every packet that carries one.
+//!
+//! MQTT 3.1.1 return codes (CONNACK 0-5, SUBACK 0x00-0x02 and 0x80) are mapped to and from this table by the
+//! v3 wire code, so the broker reasons in one vocabulary for every protocol level.
+
+/// Declares the enum, its byte values and names from one table so they cannot drift apart.
+macro_rules! reason_codes {
+    ($($(#[$doc:meta])* $name:ident = $value:literal,)*) => {
+        /// An MQTT 5.0 reason code. Several names share a byte value (0x00 is Success, Normal disconnection and
+        /// Granted QoS 0); those are distinct variants that encode alike, and decoding picks by packet type.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ReasonCode {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl ReasonCode {
+            /// The byte sent on the wire.
+            pub fn value(self) -> u8 {
+                match self { $(ReasonCode::$name => $value,)* }
+            }
+
+            /// The spec's name for the code, for logs and error messages.
+            pub fn name(self) -> &'static str {
+                match self { $(ReasonCode::$name => stringify!($name),)* }
+            }
+        }
+    };
+}
+
+reason_codes! {
+    /// 0x00 in CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK, AUTH.
+    Success = 0x00,
+    /// 0x00 in DISCONNECT: close without sending the will.
+    NormalDisconnection = 0x00,
+    /// 0x00 in SUBACK.
+    GrantedQoS0 = 0x00,
+    /// 0x01 in SUBACK.
+    GrantedQoS1 = 0x01,
+    /// 0x02 in SUBACK.
+    GrantedQoS2 = 0x02,
+    /// 0x04 in DISCONNECT from a client: close and publish the will.
+    DisconnectWithWillMessage = 0x04,
+    /// 0x10: accepted, but nobody subscribes to the topic.
+    NoMatchingSubscribers = 0x10,
+    /// 0x11 in UNSUBACK: there was no such subscription.
+    NoSubscriptionExisted = 0x11,
+    /// 0x18 in AUTH: continue the authentication exchange.
+    ContinueAuthentication = 0x18,
+    /// 0x19 in AUTH: start re-authentication.
+    ReAuthenticate = 0x19,
+    /// 0x80: unspecified error (and the 3.1.1 SUBACK failure code).
+    UnspecifiedError = 0x80,
+    /// 0x81: the packet could not be parsed.
+    MalformedPacket = 0x81,
+    /// 0x82: the packet was well formed but broke the protocol.
+    ProtocolError = 0x82,
+    /// 0x83: valid but refused by the implementation.
+    ImplementationSpecificError = 0x83,
+    /// 0x84 in CONNACK: protocol level not supported.
+    UnsupportedProtocolVersion = 0x84,
+    /// 0x85 in CONNACK: client identifier refused.
+    ClientIdentifierNotValid = 0x85,
+    /// 0x86 in CONNACK: bad user name or password.
+    BadUserNameOrPassword = 0x86,
+    /// 0x87: not authorized.
+    NotAuthorized = 0x87,
+    /// 0x88: server unavailable.
+    ServerUnavailable = 0x88,
+    /// 0x89: server busy.
+    ServerBusy = 0x89,
+    /// 0x8A in CONNACK: client banned.
+    Banned = 0x8A,
+    /// 0x8B in DISCONNECT: server shutting down.
+    ServerShuttingDown = 0x8B,
+    /// 0x8C: bad authentication method.
+    BadAuthenticationMethod = 0x8C,
+    /// 0x8D in DISCONNECT: keep alive timeout.
+    KeepAliveTimeout = 0x8D,
+    /// 0x8E in DISCONNECT: another connection took the session over.
+    SessionTakenOver = 0x8E,
+    /// 0x8F: topic filter invalid.
+    TopicFilterInvalid = 0x8F,
+    /// 0x90: topic name invalid.
+    TopicNameInvalid = 0x90,
+    /// 0x91: packet identifier in use.
+    PacketIdentifierInUse = 0x91,
+    /// 0x92: packet identifier not found.
+    PacketIdentifierNotFound = 0x92,
+    /// 0x93: receive maximum exceeded.
+    ReceiveMaximumExceeded = 0x93,
+    /// 0x94: topic alias invalid.
+    TopicAliasInvalid = 0x94,
+    /// 0x95: packet too large.
+    PacketTooLarge = 0x95,
+    /// 0x96: message rate too high.
+    MessageRateTooHigh = 0x96,
+    /// 0x97: quota exceeded.
+    QuotaExceeded = 0x97,
+    /// 0x98: administrative action.
+    AdministrativeAction = 0x98,
+    /// 0x99: payload format invalid.
+    PayloadFormatInvalid = 0x99,
+    /// 0x9A: retain not supported.
+    RetainNotSupported = 0x9A,
+    /// 0x9B: QoS not supported.
+    QoSNotSupported = 0x9B,
+    /// 0x9C: use another server (temporarily).
+    UseAnotherServer = 0x9C,
+    /// 0x9D: server moved (permanently).
+    ServerMoved = 0x9D,
+    /// 0x9E: shared subscriptions not supported.
+    SharedSubscriptionsNotSupported = 0x9E,
+    /// 0x9F: connection rate exceeded.
+    ConnectionRateExceeded = 0x9F,
+    /// 0xA0: maximum connect time.
+    MaximumConnectTime = 0xA0,
+    /// 0xA1: subscription identifiers not supported.
+    SubscriptionIdentifiersNotSupported = 0xA1,
+    /// 0xA2: wildcard subscriptions not supported.
+    WildcardSubscriptionsNotSupported = 0xA2,
+}
+
+impl ReasonCode {
+    /// True for codes below 0x80, which report success of some kind.
+    pub fn is_success(self) -> bool {
+        self.value() < 0x80
+    }
+}
+
+impl std::fmt::Display for ReasonCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (0x{:02X})", self.name(), self.value())
+    }
+}
