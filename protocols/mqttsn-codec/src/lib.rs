@@ -7,7 +7,7 @@
 //! belong to `tern-broker-core` (the `SnGateway` state machine) and
 //! `tern-transport-mqttsn` (the UDP loop). No I/O, no clock, no async.
 //!
-//! Decoding takes a whole datagram as [`Bytes`] and returns one message whose
+//! Decoding takes a whole datagram as [`Bytes`](bytes::Bytes) and returns one message whose
 //! payloads, client ids and topic names are slices of that buffer, never
 //! copies. Malformed input yields a [`DecodeError`]; decoding never panics.
 //! Encoding computes the exact length first and reserves once.

@@ -1,7 +1,7 @@
 //! MQTT-SN 1.2 wire format: framing, the Flags octet, and each message's layout.
 //!
 //! Everything specific to 1.2 lives here so a `v2_0` sibling can be added
-//! without touching the shared model in [`crate::message`].
+//! without touching the shared model ([`crate::Message`] and its parts).
 //!
 //! Decoding is liberal where the spec allows it (unused flag bits are
 //! ignored; the 3-octet length form is accepted even for short messages)
