@@ -1,2 +1,78 @@
-//! The `tern` binary.
-fn main() {}
+//! The `tern` binary: the broker (`tern`, `tern serve`) and its companion tools (`tern pub`, `tern sub`,
+//! `tern check-config`).
+
+mod cli;
+mod config;
+mod serve;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Command line of `tern`.
+#[derive(Parser, Debug)]
+#[command(name = "tern", version, about = "Tern: a multi-protocol MQTT broker")]
+struct Cli {
+    /// Configuration file (TOML). Without it Tern runs its embedded default configuration.
+    #[arg(short, long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Subcommands; none means `serve`.
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the broker (the default).
+    Serve,
+    /// Publish a message, like mosquitto_pub.
+    Pub(cli::pubsub::PubArgs),
+    /// Subscribe and print messages, like mosquitto_sub.
+    Sub(cli::pubsub::SubArgs),
+    /// Validate a configuration file and exit; errors point at the line.
+    CheckConfig {
+        /// The file to check.
+        file: PathBuf,
+    },
+    /// Print the embedded default configuration.
+    DefaultConfig,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tern: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let config = match &cli.config {
+                Some(path) => config::Config::load(path)?,
+                None => config::Config::parse(config::EMBEDDED_DEFAULT, "embedded default configuration")?,
+            };
+            serve::run(config)
+        }
+        Command::Pub(args) => runtime()?.block_on(cli::pubsub::run_pub(args)),
+        Command::Sub(args) => runtime()?.block_on(cli::pubsub::run_sub(args)),
+        Command::CheckConfig { file } => {
+            config::Config::load(&file)?;
+            println!("{}: OK", file.display());
+            Ok(())
+        }
+        Command::DefaultConfig => {
+            print!("{}", config::EMBEDDED_DEFAULT);
+            Ok(())
+        }
+    }
+}
+
+/// A small runtime for the client subcommands.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+}

@@ -1,0 +1,128 @@
+//! The per-connection driver: one task owns one `MqttConnection` and moves bytes between it and the
+//! transport. It selects over the socket, the session's notifier and the connection's timer; everything
+//! MQTT happens in the core.
+
+use crate::handle::ShutdownSignal;
+use bytes::BytesMut;
+use std::sync::Arc;
+use std::time::Duration;
+use tern_broker_core::{BrokerCore, ConnMeta, MqttConnection, Notifier};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tracing::{Instrument, debug, info_span};
+
+/// Tuning of the connection driver, shared by every frontend.
+#[derive(Debug, Clone)]
+pub struct DriverConfig {
+    /// Bytes reserved for each socket read; one read usually brings many packets.
+    pub read_chunk: usize,
+    /// A write that makes no progress for this long closes the connection: a peer that stops reading must
+    /// not pin the broker's buffers forever.
+    pub write_timeout: Duration,
+    /// How long a closing connection may take to flush its last packets.
+    pub close_timeout: Duration,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        DriverConfig {
+            read_chunk: 4096,
+            write_timeout: Duration::from_secs(30),
+            close_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why the driver loop ended, for the closing log line.
+#[derive(Debug)]
+enum End {
+    PeerClosed,
+    ReadError(std::io::Error),
+    WriteError(std::io::Error),
+    WriteTimeout,
+    ClosedByBroker,
+}
+
+/// Runs one connection to its end.
+pub(crate) async fn drive<S>(
+    core: Arc<BrokerCore>,
+    io: S,
+    meta: ConnMeta,
+    cfg: &DriverConfig,
+    shutdown: ShutdownSignal,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let span = info_span!("conn", peer = %meta.peer, transport = ?meta.transport);
+    drive_inner(core, io, meta, cfg, shutdown).instrument(span).await;
+}
+
+async fn drive_inner<S>(core: Arc<BrokerCore>, io: S, meta: ConnMeta, cfg: &DriverConfig, _shutdown: ShutdownSignal)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let wake = Arc::new(Notify::new());
+    let notifier: Notifier = {
+        let wake = wake.clone();
+        Arc::new(move || wake.notify_one())
+    };
+    let mut conn = MqttConnection::new(core, meta, notifier, Instant::now().into_std());
+    let (mut rd, mut wr) = tokio::io::split(io);
+    let mut rbuf = BytesMut::new();
+    let mut wbuf = BytesMut::new();
+
+    let end = loop {
+        conn.poll_transmit(Instant::now().into_std(), &mut wbuf);
+        if !wbuf.is_empty() {
+            match tokio::time::timeout(cfg.write_timeout, wr.write_all(&wbuf)).await {
+                Ok(Ok(())) => wbuf.clear(),
+                Ok(Err(e)) => break End::WriteError(e),
+                Err(_) => break End::WriteTimeout,
+            }
+            // Keep a small buffer for the next burst; let a large one go.
+            if wbuf.capacity() > 64 * 1024 {
+                wbuf = BytesMut::new();
+            }
+        }
+        if conn.is_closed() {
+            break End::ClosedByBroker;
+        }
+        let deadline = conn.poll_timeout().map(Instant::from_std);
+        if rbuf.capacity() - rbuf.len() < cfg.read_chunk / 4 {
+            rbuf.reserve(cfg.read_chunk);
+        }
+        tokio::select! {
+            read = rd.read_buf(&mut rbuf) => match read {
+                Ok(0) => break End::PeerClosed,
+                Ok(_) => conn.handle_read(Instant::now().into_std(), &mut rbuf),
+                Err(e) => break End::ReadError(e),
+            },
+            _ = wake.notified() => {}
+            _ = sleep_until_opt(deadline) => conn.handle_timeout(Instant::now().into_std()),
+        }
+        // Idle connections hold no read buffer: packets already split off keep their own bytes alive.
+        if rbuf.is_empty() && rbuf.capacity() > 0 {
+            rbuf = BytesMut::new();
+        }
+    };
+
+    match &end {
+        End::ClosedByBroker => {}
+        _ => conn.handle_close(Instant::now().into_std()),
+    }
+    // Flush whatever the close produced (a DISCONNECT on 5.0), bounded in time.
+    conn.poll_transmit(Instant::now().into_std(), &mut wbuf);
+    if !wbuf.is_empty() && !matches!(end, End::WriteError(_) | End::WriteTimeout) {
+        let _ = tokio::time::timeout(cfg.close_timeout, wr.write_all(&wbuf)).await;
+    }
+    let _ = tokio::time::timeout(cfg.close_timeout, wr.shutdown()).await;
+    debug!(client_id = conn.client_id().unwrap_or(""), reason = ?end, "connection closed");
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

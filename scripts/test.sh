@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs every Tern test: unit, property and integration tests of the workspace, then the interop checks that
+# drive real third-party clients (installed here if missing) against a freshly built broker.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo test --workspace --locked
+if [ -x conformance/interop/run.sh ]; then
+  bash conformance/interop/run.sh
+fi
