@@ -3,5 +3,7 @@
 //! by simulated clients on a fake clock. The async shell lives in `tern-broker`.
 
 pub mod message;
+pub mod retained;
+pub mod router;
 
 pub use message::{Message, SessionId};
