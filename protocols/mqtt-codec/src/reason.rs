@@ -3,6 +3,8 @@
 //! MQTT 3.1.1 return codes (CONNACK 0-5, SUBACK 0x00-0x02 and 0x80) are mapped to and from this table by the
 //! v3 wire code, so the broker reasons in one vocabulary for every protocol level.
 
+use crate::packet::PacketType;
+
 /// Declares the enum, its byte values and names from one table so they cannot drift apart.
 macro_rules! reason_codes {
     ($($(#[$doc:meta])* $name:ident = $value:literal,)*) => {
@@ -130,5 +132,182 @@ impl ReasonCode {
 impl std::fmt::Display for ReasonCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} (0x{:02X})", self.name(), self.value())
+    }
+}
+
+/// The reason codes each packet type may carry (2.4 and each packet's section), with the variant a byte value
+/// decodes to in that packet.
+fn allowed(packet: PacketType) -> &'static [ReasonCode] {
+    use ReasonCode::*;
+    match packet {
+        PacketType::ConnAck => &[
+            Success,
+            UnspecifiedError,
+            MalformedPacket,
+            ProtocolError,
+            ImplementationSpecificError,
+            UnsupportedProtocolVersion,
+            ClientIdentifierNotValid,
+            BadUserNameOrPassword,
+            NotAuthorized,
+            ServerUnavailable,
+            ServerBusy,
+            Banned,
+            BadAuthenticationMethod,
+            TopicNameInvalid,
+            PacketTooLarge,
+            QuotaExceeded,
+            PayloadFormatInvalid,
+            RetainNotSupported,
+            QoSNotSupported,
+            UseAnotherServer,
+            ServerMoved,
+            ConnectionRateExceeded,
+        ],
+        PacketType::PubAck | PacketType::PubRec => &[
+            Success,
+            NoMatchingSubscribers,
+            UnspecifiedError,
+            ImplementationSpecificError,
+            NotAuthorized,
+            TopicNameInvalid,
+            PacketIdentifierInUse,
+            QuotaExceeded,
+            PayloadFormatInvalid,
+        ],
+        PacketType::PubRel | PacketType::PubComp => &[Success, PacketIdentifierNotFound],
+        PacketType::SubAck => &[
+            GrantedQoS0,
+            GrantedQoS1,
+            GrantedQoS2,
+            UnspecifiedError,
+            ImplementationSpecificError,
+            NotAuthorized,
+            TopicFilterInvalid,
+            PacketIdentifierInUse,
+            QuotaExceeded,
+            SharedSubscriptionsNotSupported,
+            SubscriptionIdentifiersNotSupported,
+            WildcardSubscriptionsNotSupported,
+        ],
+        PacketType::UnsubAck => &[
+            Success,
+            NoSubscriptionExisted,
+            UnspecifiedError,
+            ImplementationSpecificError,
+            NotAuthorized,
+            TopicFilterInvalid,
+            PacketIdentifierInUse,
+        ],
+        PacketType::Disconnect => &[
+            NormalDisconnection,
+            DisconnectWithWillMessage,
+            UnspecifiedError,
+            MalformedPacket,
+            ProtocolError,
+            ImplementationSpecificError,
+            NotAuthorized,
+            ServerBusy,
+            ServerShuttingDown,
+            KeepAliveTimeout,
+            SessionTakenOver,
+            TopicFilterInvalid,
+            TopicNameInvalid,
+            ReceiveMaximumExceeded,
+            TopicAliasInvalid,
+            PacketTooLarge,
+            MessageRateTooHigh,
+            QuotaExceeded,
+            AdministrativeAction,
+            PayloadFormatInvalid,
+            RetainNotSupported,
+            QoSNotSupported,
+            UseAnotherServer,
+            ServerMoved,
+            SharedSubscriptionsNotSupported,
+            ConnectionRateExceeded,
+            MaximumConnectTime,
+            SubscriptionIdentifiersNotSupported,
+            WildcardSubscriptionsNotSupported,
+        ],
+        PacketType::Auth => &[Success, ContinueAuthentication, ReAuthenticate],
+        _ => &[],
+    }
+}
+
+impl ReasonCode {
+    /// Decodes a reason code byte as it appears in `packet` (5.0), picking the variant that packet uses for
+    /// shared values (0x00 is Success, NormalDisconnection or GrantedQoS0). `None` if not valid there.
+    pub fn from_wire(packet: PacketType, value: u8) -> Option<ReasonCode> {
+        allowed(packet).iter().copied().find(|c| c.value() == value)
+    }
+
+    /// Whether this code's byte value may be sent in `packet` (by value: Success is accepted in DISCONNECT
+    /// since it encodes as Normal disconnection).
+    pub fn is_valid_for(self, packet: PacketType) -> bool {
+        Self::from_wire(packet, self.value()).is_some()
+    }
+
+    /// The variants valid in `packet`, for tests and generators.
+    pub fn all_for(packet: PacketType) -> &'static [ReasonCode] {
+        allowed(packet)
+    }
+
+    /// The MQTT 3.1/3.1.1 CONNACK return code for this reason (3.2.2.3 of 3.1.1). Codes with no 3.x
+    /// counterpart map to the closest refusal:
+    ///
+    /// | 5.0 reason | 3.x return code |
+    /// |---|---|
+    /// | any success code (< 0x80) | 0 accepted |
+    /// | UnsupportedProtocolVersion | 1 unacceptable protocol version |
+    /// | ClientIdentifierNotValid | 2 identifier rejected |
+    /// | BadUserNameOrPassword, BadAuthenticationMethod | 4 bad user name or password |
+    /// | NotAuthorized, Banned | 5 not authorized |
+    /// | every other error (server busy or unavailable, use another server, quota, malformed, ...) | 3 server unavailable |
+    pub fn to_v3_connack(self) -> u8 {
+        use ReasonCode::*;
+        match self {
+            c if c.is_success() => 0,
+            UnsupportedProtocolVersion => 1,
+            ClientIdentifierNotValid => 2,
+            BadUserNameOrPassword | BadAuthenticationMethod => 4,
+            NotAuthorized | Banned => 5,
+            _ => 3,
+        }
+    }
+
+    /// The reason for a 3.x CONNACK return code; `None` for values above 5.
+    pub fn from_v3_connack(code: u8) -> Option<ReasonCode> {
+        use ReasonCode::*;
+        Some(match code {
+            0 => Success,
+            1 => UnsupportedProtocolVersion,
+            2 => ClientIdentifierNotValid,
+            3 => ServerUnavailable,
+            4 => BadUserNameOrPassword,
+            5 => NotAuthorized,
+            _ => return None,
+        })
+    }
+
+    /// The 3.x SUBACK return code: granted QoS 0-2, or 0x80 for every failure.
+    pub fn to_v3_suback(self) -> u8 {
+        match self {
+            ReasonCode::GrantedQoS1 => 0x01,
+            ReasonCode::GrantedQoS2 => 0x02,
+            c if c.is_success() => 0x00,
+            _ => 0x80,
+        }
+    }
+
+    /// The reason for a 3.x SUBACK return code; `None` for values other than 0, 1, 2 and 0x80.
+    pub fn from_v3_suback(code: u8) -> Option<ReasonCode> {
+        Some(match code {
+            0x00 => ReasonCode::GrantedQoS0,
+            0x01 => ReasonCode::GrantedQoS1,
+            0x02 => ReasonCode::GrantedQoS2,
+            0x80 => ReasonCode::UnspecifiedError,
+            _ => return None,
+        })
     }
 }

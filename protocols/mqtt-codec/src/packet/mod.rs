@@ -5,7 +5,7 @@ mod connack;
 mod connect;
 mod disconnect;
 mod publish;
-mod subscribe;
+pub(crate) mod subscribe;
 
 pub use ack::{AckProperties, PubAck};
 pub use connack::{ConnAck, ConnAckProperties};

@@ -1,7 +1,11 @@
 //! PUBLISH (3.3): an application message in either direction.
 
-use crate::types::{ByteStr, PacketId, QoS, UserProperty};
-use bytes::Bytes;
+use crate::error::{DecodeError, EncodeError};
+use crate::properties::{self, PropSink, PropertySet, Value, id, once};
+use crate::topic::{TopicError, validate_topic_name};
+use crate::types::{ByteStr, PacketId, ProtocolVersion, QoS, UserProperty};
+use crate::wire::{self, PResult, fail, finish};
+use bytes::{BufMut, Bytes, BytesMut};
 use std::num::{NonZeroU16, NonZeroU32};
 
 /// PUBLISH: topic, payload and delivery flags.
@@ -42,4 +46,169 @@ pub struct PublishProperties {
     pub subscription_identifiers: Vec<NonZeroU32>,
     /// Content Type.
     pub content_type: Option<ByteStr>,
+}
+
+impl Publish {
+    /// A QoS 0 PUBLISH without properties (convenient for tests and the broker's own messages).
+    pub fn new(topic: impl Into<ByteStr>, payload: impl Into<Bytes>) -> Publish {
+        Publish {
+            dup: false,
+            qos: QoS::AtMostOnce,
+            retain: false,
+            topic: topic.into(),
+            packet_id: None,
+            properties: PublishProperties::default(),
+            payload: payload.into(),
+        }
+    }
+
+    /// Decodes a PUBLISH body; `flags` is the low nibble of the first byte (DUP, QoS, RETAIN).
+    pub(crate) fn decode(src: &Bytes, flags: u8, version: ProtocolVersion) -> Result<Publish, DecodeError> {
+        let dup = flags & 0b1000 != 0;
+        let qos = QoS::from_u8((flags >> 1) & 0b11).ok_or(DecodeError::InvalidQoS)?;
+        let retain = flags & 0b0001 != 0;
+        if dup && qos == QoS::AtMostOnce {
+            return Err(DecodeError::DupWithQoS0);
+        }
+        finish(parse(src, src, version, dup, qos, retain))
+    }
+
+    /// The low nibble of the first byte. DUP is only sent with QoS > 0 ([MQTT-3.3.1-2]), so a message
+    /// downgraded to QoS 0 loses it.
+    pub(crate) fn flags(&self) -> u8 {
+        let dup = self.dup && self.qos != QoS::AtMostOnce;
+        (u8::from(dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain)
+    }
+
+    /// Size of the body (variable header and payload).
+    pub(crate) fn body_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        if !version.is_v5() && self.topic.is_empty() {
+            return Err(EncodeError::EmptyTopic);
+        }
+        let mut n = wire::field_len(self.topic.as_bytes())?;
+        if self.qos != QoS::AtMostOnce {
+            if self.packet_id.is_none() {
+                return Err(EncodeError::MissingPacketId);
+            }
+            n += 2;
+        }
+        if version.is_v5() {
+            n += properties::encoded_len(&self.properties)?;
+        }
+        Ok(n + self.payload.len())
+    }
+
+    /// Writes the body; sizes were checked by [`Publish::body_len`].
+    pub(crate) fn write_body(&self, version: ProtocolVersion, buf: &mut BytesMut) {
+        wire::put_field(buf, self.topic.as_bytes());
+        if self.qos != QoS::AtMostOnce {
+            buf.put_u16(self.packet_id.map_or(0, NonZeroU16::get));
+        }
+        if version.is_v5() {
+            properties::write(&self.properties, buf);
+        }
+        buf.put_slice(&self.payload);
+    }
+}
+
+/// Parses the PUBLISH variable header and takes the rest as payload.
+fn parse<'a>(
+    src: &Bytes,
+    i: &'a [u8],
+    version: ProtocolVersion,
+    dup: bool,
+    qos: QoS,
+    retain: bool,
+) -> PResult<'a, Publish> {
+    let (i, topic) = wire::string(src, i)?;
+    let (i, packet_id) = if qos == QoS::AtMostOnce {
+        (i, None)
+    } else {
+        let (i, id) = wire::u16(i)?;
+        match NonZeroU16::new(id) {
+            Some(id) => (i, Some(id)),
+            None => return fail(DecodeError::ZeroPacketId(super::PacketType::Publish)),
+        }
+    };
+    let (i, properties) = if version.is_v5() {
+        properties::parse::<PublishProperties>(src, i)?
+    } else {
+        (i, Default::default())
+    };
+    if topic.is_empty() {
+        if properties.topic_alias.is_none() {
+            return fail(if version.is_v5() {
+                DecodeError::TopicNameRequired
+            } else {
+                DecodeError::InvalidTopicName(TopicError::Empty)
+            });
+        }
+    } else if let Err(e) = validate_topic_name(&topic) {
+        return fail(DecodeError::InvalidTopicName(e));
+    }
+    let payload = src.slice_ref(i);
+    Ok((
+        &[],
+        Publish {
+            dup,
+            qos,
+            retain,
+            topic,
+            packet_id,
+            properties,
+            payload,
+        },
+    ))
+}
+
+/// Response Topic is a topic name: no wildcards ([MQTT-3.3.2-14]).
+pub(crate) fn response_topic(v: Value) -> Result<ByteStr, DecodeError> {
+    let t = v.str()?;
+    validate_topic_name(&t).map_err(DecodeError::InvalidTopicName)?;
+    Ok(t)
+}
+
+impl PropertySet for PublishProperties {
+    const CONTEXT: &'static str = "PUBLISH";
+
+    fn apply(&mut self, pid: u8, v: Value) -> Result<(), DecodeError> {
+        match pid {
+            id::PAYLOAD_FORMAT_INDICATOR => once(&mut self.payload_format_indicator, v.flag(pid)?, pid),
+            id::MESSAGE_EXPIRY_INTERVAL => once(&mut self.message_expiry_interval, v.u32()?, pid),
+            id::TOPIC_ALIAS => {
+                let alias = NonZeroU16::new(v.u16()?).ok_or(DecodeError::TopicAliasZero)?;
+                once(&mut self.topic_alias, alias, pid)
+            }
+            id::RESPONSE_TOPIC => once(&mut self.response_topic, response_topic(v)?, pid),
+            id::CORRELATION_DATA => once(&mut self.correlation_data, v.bin()?, pid),
+            id::USER_PROPERTY => {
+                self.user_properties.push(v.pair()?);
+                Ok(())
+            }
+            id::SUBSCRIPTION_IDENTIFIER => {
+                let sid = NonZeroU32::new(v.u32()?)
+                    .ok_or(DecodeError::InvalidPropertyValue { id: pid, value: 0 })?;
+                self.subscription_identifiers.push(sid);
+                Ok(())
+            }
+            id::CONTENT_TYPE => once(&mut self.content_type, v.str()?, pid),
+            _ => Err(DecodeError::PropertyNotAllowed {
+                id: pid,
+                packet: Self::CONTEXT,
+            }),
+        }
+    }
+
+    fn visit<S: PropSink>(&self, s: &mut S) {
+        s.opt_flag(id::PAYLOAD_FORMAT_INDICATOR, self.payload_format_indicator);
+        s.opt_u32(id::MESSAGE_EXPIRY_INTERVAL, self.message_expiry_interval);
+        s.opt_u16(id::TOPIC_ALIAS, self.topic_alias.map(NonZeroU16::get));
+        s.opt_str(id::RESPONSE_TOPIC, self.response_topic.as_ref());
+        s.opt_bin(id::CORRELATION_DATA, self.correlation_data.as_ref());
+        s.users(&self.user_properties);
+        for sid in &self.subscription_identifiers {
+            s.vbi(id::SUBSCRIPTION_IDENTIFIER, sid.get());
+        }
+        s.opt_str(id::CONTENT_TYPE, self.content_type.as_ref());
+    }
 }
