@@ -1,0 +1,151 @@
+//! CONNECT → CONNACK: client identifier rules, authentication, keep alive, session expiry, the client's
+//! limits, the will, attaching to the session, and the CONNACK properties that announce our limits.
+
+use super::{MqttConnection, PeerLimits, Phase};
+use crate::core::AttachRequest;
+use crate::session::WillMessage;
+use crate::stats::Stats;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tern_mqtt_codec::{
+    ByteStr, ConnAck, ConnAckProperties, Connect, Packet, ProtocolVersion, QoS, ReasonCode,
+};
+
+/// Distinguishes generated client identifiers across brokers started in the same process.
+static GENERATED: AtomicU64 = AtomicU64::new(0);
+
+impl MqttConnection {
+    /// Queues a refusing CONNACK and closes ([MQTT-3.2.2-6]/[MQTT-3.2.2-7]: session present 0 on refusal).
+    pub(super) fn refuse_connect(&mut self, code: ReasonCode) {
+        tracing::info!(peer = %self.meta.peer, reason = %code, "connection refused");
+        self.control.push_back(Packet::ConnAck(Box::new(ConnAck {
+            session_present: false,
+            reason_code: code,
+            properties: ConnAckProperties::default(),
+        })));
+        self.closing = true;
+    }
+
+    pub(super) fn on_connect(&mut self, now: Instant, c: Connect) {
+        let v5 = c.protocol.is_v5();
+        self.version = Some(c.protocol);
+        let cfg = &self.core.config;
+        if Stats::get(&self.core.stats.connections) >= cfg.max_connections as u64 {
+            let code = if v5 {
+                ReasonCode::ServerBusy
+            } else {
+                ReasonCode::ServerUnavailable
+            };
+            return self.refuse_connect(code);
+        }
+        if c.properties.authentication_method.is_some() {
+            // Enhanced authentication (AUTH exchange) is not offered yet.
+            return self.refuse_connect(ReasonCode::BadAuthenticationMethod);
+        }
+        if let Some(w) = &c.will {
+            if w.qos > cfg.maximum_qos {
+                return self.refuse_connect(if v5 {
+                    ReasonCode::QoSNotSupported
+                } else {
+                    ReasonCode::NotAuthorized
+                });
+            }
+            if w.retain && !cfg.retain_available {
+                return self.refuse_connect(if v5 {
+                    ReasonCode::RetainNotSupported
+                } else {
+                    ReasonCode::NotAuthorized
+                });
+            }
+        }
+        let mut assigned = None;
+        let client_id: Arc<str> = if c.client_id.is_empty() {
+            if !v5 && !c.clean_start {
+                tracing::info!(peer = %self.meta.peer, "[MQTT-3.1.3-8] empty client id without clean session");
+                return self.refuse_connect(ReasonCode::ClientIdentifierNotValid);
+            }
+            let n = GENERATED.fetch_add(1, Ordering::Relaxed);
+            let id = format!("tern-{:x}-{:x}", self.conn_id, n);
+            if v5 {
+                assigned = Some(ByteStr::from(id.as_str()));
+            }
+            Arc::from(id)
+        } else {
+            Arc::from(c.client_id.as_str())
+        };
+        let identity = match self.core.hooks.policy.authenticate(&self.meta, &c) {
+            Ok(identity) => identity,
+            Err(code) => return self.refuse_connect(code),
+        };
+
+        let cfg = &self.core.config;
+        let mut props = ConnAckProperties::default();
+        // Keep alive: capped on 5.0 through Server Keep Alive; 3.x clients cannot be told, so theirs stands.
+        let mut keep_alive = c.keep_alive;
+        if v5 && cfg.max_keepalive > 0 && (keep_alive == 0 || keep_alive > cfg.max_keepalive) {
+            keep_alive = cfg.max_keepalive;
+            props.server_keep_alive = Some(keep_alive);
+        }
+        self.keep_alive = (keep_alive > 0).then(|| Duration::from_secs(u64::from(keep_alive)));
+
+        let requested = if v5 {
+            c.properties.session_expiry_interval.unwrap_or(0)
+        } else if c.clean_start {
+            0
+        } else {
+            u32::MAX
+        };
+        let expiry = requested.min(cfg.max_session_expiry);
+        if v5 && expiry != requested {
+            props.session_expiry_interval = Some(expiry);
+        }
+        self.connect_expiry = expiry;
+        self.peer = PeerLimits {
+            receive_maximum: c.properties.receive_maximum.unwrap_or(u16::MAX).max(1),
+            max_packet_size: c.properties.maximum_packet_size.unwrap_or(u32::MAX),
+            topic_alias_maximum: if v5 {
+                c.properties.topic_alias_maximum.unwrap_or(0)
+            } else {
+                0
+            },
+        };
+        let will = c.will.as_ref().map(WillMessage::from_connect);
+        let attached = self.core.attach(
+            AttachRequest {
+                client_id: client_id.clone(),
+                clean_start: c.clean_start,
+                expiry_interval: expiry,
+                will,
+                notifier: self.notifier.clone(),
+            },
+            now,
+        );
+        if v5 {
+            props.receive_maximum = (cfg.max_inflight != u16::MAX).then_some(cfg.max_inflight);
+            props.maximum_packet_size = Some(cfg.max_packet_size);
+            props.topic_alias_maximum = (cfg.topic_alias_maximum > 0).then_some(cfg.topic_alias_maximum);
+            props.retain_available = (!cfg.retain_available).then_some(false);
+            props.maximum_qos = (cfg.maximum_qos < QoS::ExactlyOnce).then_some(cfg.maximum_qos);
+            props.assigned_client_identifier = assigned;
+        }
+        tracing::info!(client_id = %client_id, peer = %self.meta.peer, transport = ?self.meta.transport,
+            version = ?c.protocol, clean_start = c.clean_start, keep_alive, session_expiry = expiry,
+            session_present = attached.session_present, "client connected");
+        self.control.push_back(Packet::ConnAck(Box::new(ConnAck {
+            session_present: attached.session_present,
+            reason_code: ReasonCode::Success,
+            properties: props,
+        })));
+        self.session = Some(attached.handle);
+        self.client_id = Some(client_id);
+        self.identity = identity;
+        self.phase = Phase::Connected;
+        self.counted = true;
+        Stats::add(&self.core.stats.connections, 1);
+        Stats::add(&self.core.stats.connections_total, 1);
+        if c.protocol == ProtocolVersion::V3_1 && c.client_id.len() > 23 {
+            tracing::debug!(client_id = %c.client_id, "MQTT 3.1 client id longer than 23 bytes accepted");
+        }
+    }
+}

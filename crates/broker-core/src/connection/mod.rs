@@ -1,0 +1,460 @@
+//! [`MqttConnection`]: one client's MQTT 3.1/3.1.1/5.0 state machine. Bytes in through
+//! [`MqttConnection::handle_read`], bytes out through [`MqttConnection::poll_transmit`], time through
+//! `poll_timeout`/`handle_timeout`. Owned by one task, no lock around it; everything shared goes through the
+//! [`BrokerCore`].
+
+mod connect;
+mod outbound;
+mod publish;
+mod subscribe;
+
+use crate::core::{BrokerCore, DetachKind, Fanout};
+use crate::persistence::CommitTicket;
+use crate::policy::Identity;
+use crate::session::{Notifier, Outbound, SessionHandle};
+use crate::stats::Stats;
+use bytes::BytesMut;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::num::NonZeroU16;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tern_mqtt_codec::{
+    ByteStr, DecodeError, Disconnect, Packet, ProtocolVersion, ReasonCode, decode_packet, encode_packet,
+};
+
+/// Which transport carries a connection (for logs, policy and metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransportKind {
+    /// Plain TCP.
+    Tcp,
+    /// TCP with TLS.
+    Tls,
+    /// WebSocket over TCP.
+    WebSocket,
+    /// WebSocket over TLS.
+    WebSocketTls,
+    /// A QUIC bidirectional stream.
+    Quic,
+}
+
+/// What the shell knows about a connection before any MQTT byte: handed to the policy at CONNECT.
+#[derive(Debug, Clone)]
+pub struct ConnMeta {
+    /// Remote address.
+    pub peer: SocketAddr,
+    /// Carrying transport.
+    pub transport: TransportKind,
+    /// Identity from a verified TLS client certificate, if any.
+    pub tls_identity: Option<String>,
+}
+
+/// Where the connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for CONNECT.
+    AwaitConnect,
+    /// CONNACK (success) queued; normal operation.
+    Connected,
+}
+
+/// Limits the client announced in CONNECT (5.0) or their 3.x defaults.
+#[derive(Debug, Clone, Copy)]
+struct PeerLimits {
+    /// How many QoS 1/2 deliveries it accepts unacknowledged.
+    receive_maximum: u16,
+    /// Largest packet it accepts.
+    max_packet_size: u32,
+    /// Topic aliases it accepts from us.
+    topic_alias_maximum: u16,
+}
+
+/// One MQTT connection's protocol state.
+pub struct MqttConnection {
+    core: Arc<BrokerCore>,
+    meta: ConnMeta,
+    notifier: Notifier,
+    conn_id: u64,
+    phase: Phase,
+    version: Option<ProtocolVersion>,
+    client_id: Option<Arc<str>>,
+    identity: Identity,
+    session: Option<SessionHandle>,
+    connect_deadline: Instant,
+    /// Keep alive in force (already capped); `None` = off.
+    keep_alive: Option<Duration>,
+    last_received: Instant,
+    peer: PeerLimits,
+    /// Session expiry requested at CONNECT (a DISCONNECT may not raise it from 0, [MQTT-3.14.2-2]).
+    connect_expiry: u32,
+    /// Inbound topic aliases (alias → topic).
+    inbound_aliases: HashMap<u16, ByteStr>,
+    /// Outbound topic aliases we assigned (topic → alias), first come, first served, never evicted.
+    outbound_aliases: HashMap<ByteStr, NonZeroU16>,
+    /// Control packets to send, in order (CONNACK, SUBACK, UNSUBACK, PINGRESP, PUBREL, DISCONNECT).
+    control: VecDeque<Packet>,
+    /// Acks to the client's publishes (PUBACK, PUBREC, PUBCOMP), in order, each possibly waiting on a commit.
+    acks: VecDeque<(Option<CommitTicket>, Packet)>,
+    fanout: Fanout,
+    pulled: Vec<Outbound>,
+    /// No more input is processed; the connection closes once `control` is flushed.
+    closing: bool,
+    /// CONNACK success was counted in the connection gauge.
+    counted: bool,
+}
+
+impl std::fmt::Debug for MqttConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MqttConnection")
+            .field("peer", &self.meta.peer)
+            .field("client_id", &self.client_id)
+            .field("version", &self.version)
+            .field("phase", &self.phase)
+            .field("closing", &self.closing)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MqttConnection {
+    /// A connection that just opened; it expects CONNECT within the configured connect timeout.
+    pub fn new(core: Arc<BrokerCore>, meta: ConnMeta, notifier: Notifier, now: Instant) -> MqttConnection {
+        let conn_id = core.register_connection(notifier.clone());
+        let connect_deadline = now + core.config.connect_timeout;
+        MqttConnection {
+            core,
+            meta,
+            notifier,
+            conn_id,
+            phase: Phase::AwaitConnect,
+            version: None,
+            client_id: None,
+            identity: Identity::default(),
+            session: None,
+            connect_deadline,
+            keep_alive: None,
+            last_received: now,
+            peer: PeerLimits {
+                receive_maximum: u16::MAX,
+                max_packet_size: u32::MAX,
+                topic_alias_maximum: 0,
+            },
+            connect_expiry: 0,
+            inbound_aliases: HashMap::new(),
+            outbound_aliases: HashMap::new(),
+            control: VecDeque::new(),
+            acks: VecDeque::new(),
+            fanout: Fanout::default(),
+            pulled: Vec::new(),
+            closing: false,
+            counted: false,
+        }
+    }
+
+    /// The client identifier, once CONNECT was accepted (assigned ones included).
+    pub fn client_id(&self) -> Option<&str> {
+        self.client_id.as_deref()
+    }
+
+    /// The protocol level, once CONNECT was read.
+    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
+        self.version
+    }
+
+    /// What the shell told us about the transport.
+    pub fn meta(&self) -> &ConnMeta {
+        &self.meta
+    }
+
+    fn is_v5(&self) -> bool {
+        self.version.is_some_and(ProtocolVersion::is_v5)
+    }
+
+    /// Decodes and handles every complete packet in `buf`, leaving an incomplete tail in it. A decode error
+    /// closes the connection (DISCONNECT or CONNACK with the error's reason code on 5.0).
+    pub fn handle_read(&mut self, now: Instant, buf: &mut BytesMut) {
+        while !self.closing {
+            let version = self.version.unwrap_or(ProtocolVersion::V3_1_1);
+            let peeked_level = if self.phase == Phase::AwaitConnect {
+                peek_connect_level(buf)
+            } else {
+                None
+            };
+            let before = buf.len();
+            let result = decode_packet(buf, version, self.core.config.max_packet_size);
+            Stats::add(&self.core.stats.bytes_in, (before - buf.len()) as u64);
+            match result {
+                Ok(Some(packet)) => {
+                    self.last_received = now;
+                    self.handle_packet(now, packet);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    self.decode_failed(now, &e, peeked_level);
+                    break;
+                }
+            }
+        }
+        if self.closing {
+            buf.clear();
+        }
+        self.fanout.flush();
+    }
+
+    fn decode_failed(&mut self, now: Instant, e: &DecodeError, peeked_level: Option<u8>) {
+        Stats::add(&self.core.stats.violations, 1);
+        tracing::warn!(client_id = self.client_id().unwrap_or(""), peer = %self.meta.peer, error = %e,
+            "malformed packet, closing");
+        let code = e.reason_code();
+        if self.phase == Phase::AwaitConnect {
+            if matches!(
+                e,
+                DecodeError::UnsupportedProtocolVersion(_) | DecodeError::InvalidProtocolName
+            ) {
+                // A 3.1.1-shaped CONNACK 0x01 is understood by every client level ([MQTT-3.1.2-2]).
+                self.version = Some(ProtocolVersion::V3_1_1);
+                self.refuse_connect(ReasonCode::UnsupportedProtocolVersion);
+            } else if peeked_level == Some(5) {
+                self.version = Some(ProtocolVersion::V5);
+                self.refuse_connect(code);
+            } else {
+                self.close(now, DetachKind::Abnormal);
+            }
+            return;
+        }
+        self.violation(now, code, "malformed packet");
+    }
+
+    fn handle_packet(&mut self, now: Instant, packet: Packet) {
+        tracing::debug!(client_id = self.client_id().unwrap_or(""), packet = ?packet.packet_type(), "received");
+        if self.phase == Phase::AwaitConnect {
+            match packet {
+                Packet::Connect(c) => self.on_connect(now, *c),
+                _ => {
+                    tracing::warn!(peer = %self.meta.peer, "[MQTT-3.1.0-1] first packet is not CONNECT");
+                    Stats::add(&self.core.stats.violations, 1);
+                    self.close(now, DetachKind::Abnormal);
+                }
+            }
+            return;
+        }
+        if !self.check_current() {
+            return;
+        }
+        match packet {
+            Packet::Connect(_) => {
+                self.violation(now, ReasonCode::ProtocolError, "[MQTT-3.1.0-2] second CONNECT")
+            }
+            Packet::Publish(p) => self.on_publish(now, p),
+            Packet::PubAck(a) => self.on_puback(a),
+            Packet::PubRec(a) => self.on_pubrec(a),
+            Packet::PubRel(a) => self.on_pubrel(a),
+            Packet::PubComp(a) => self.on_pubcomp(a),
+            Packet::Subscribe(s) => self.on_subscribe(now, s),
+            Packet::Unsubscribe(u) => self.on_unsubscribe(u),
+            Packet::PingReq => self.control.push_back(Packet::PingResp),
+            Packet::Disconnect(d) => self.on_disconnect(now, d),
+            Packet::Auth(_) => self.violation(
+                now,
+                ReasonCode::ProtocolError,
+                "[MQTT-3.15.0-1] AUTH without enhanced authentication in use",
+            ),
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => self
+                .violation(
+                    now,
+                    ReasonCode::ProtocolError,
+                    "server-to-client packet received from a client",
+                ),
+        }
+    }
+
+    fn on_disconnect(&mut self, now: Instant, d: Disconnect) {
+        if let Some(secs) = d.properties.session_expiry_interval {
+            if self.connect_expiry == 0 && secs != 0 {
+                self.violation(
+                    now,
+                    ReasonCode::ProtocolError,
+                    "[MQTT-3.14.2-2] session expiry set in DISCONNECT after 0 in CONNECT",
+                );
+                return;
+            }
+            if let Some(s) = &self.session {
+                s.set_expiry_interval(secs.min(self.core.config.max_session_expiry));
+            }
+        }
+        let kind = match d.reason_code {
+            ReasonCode::NormalDisconnection => DetachKind::Normal,
+            ReasonCode::DisconnectWithWillMessage => DetachKind::WithWill,
+            _ => DetachKind::Abnormal,
+        };
+        tracing::info!(client_id = self.client_id().unwrap_or(""), reason = %d.reason_code, "client disconnected");
+        self.close(now, kind);
+    }
+
+    /// False (and the connection closing, with DISCONNECT 0x8E on 5.0) once another connection took the
+    /// session over ([MQTT-3.1.4-3]).
+    fn check_current(&mut self) -> bool {
+        match &self.session {
+            Some(s) if !s.is_current() => {
+                tracing::info!(
+                    client_id = self.client_id().unwrap_or(""),
+                    "session taken over, closing"
+                );
+                self.session = None;
+                if self.is_v5() {
+                    self.control
+                        .push_back(Packet::Disconnect(Disconnect::new(ReasonCode::SessionTakenOver)));
+                }
+                self.closing = true;
+                self.uncount();
+                false
+            }
+            _ => !self.closing,
+        }
+    }
+
+    /// A protocol violation by the client: DISCONNECT with `code` on 5.0, plain close on 3.x; will published.
+    fn violation(&mut self, now: Instant, code: ReasonCode, why: &str) {
+        Stats::add(&self.core.stats.violations, 1);
+        tracing::warn!(client_id = self.client_id().unwrap_or(""), peer = %self.meta.peer, reason = %code, "{why}");
+        if self.is_v5() && self.phase == Phase::Connected {
+            self.control.push_back(Packet::Disconnect(Disconnect::new(code)));
+        }
+        self.close(now, DetachKind::Abnormal);
+    }
+
+    /// Stops processing input and lets go of the session.
+    fn close(&mut self, now: Instant, kind: DetachKind) {
+        self.closing = true;
+        self.acks.clear();
+        if let Some(s) = self.session.take() {
+            self.core.detach(&s, kind, now);
+        }
+        self.uncount();
+    }
+
+    fn uncount(&mut self) {
+        if self.counted {
+            self.counted = false;
+            Stats::sub(&self.core.stats.connections, 1);
+        }
+    }
+
+    /// Appends every pending outbound packet to `out`: control packets, acks whose commit is done, then
+    /// retransmissions and queued deliveries as the client's Receive Maximum and our in-flight cap allow.
+    pub fn poll_transmit(&mut self, now: Instant, out: &mut BytesMut) {
+        let start = out.len();
+        if !self.closing && self.phase == Phase::Connected {
+            if self.core.is_shutting_down() {
+                if self.is_v5() {
+                    self.control.push_back(Packet::Disconnect(Disconnect::new(
+                        ReasonCode::ServerShuttingDown,
+                    )));
+                }
+                self.close(now, DetachKind::Normal);
+            } else {
+                self.check_current();
+            }
+        } else if !self.closing && self.core.is_shutting_down() {
+            self.close(now, DetachKind::Abnormal);
+        }
+        let version = self.version.unwrap_or(ProtocolVersion::V3_1_1);
+        while let Some(p) = self.control.pop_front() {
+            self.encode(&p, version, out);
+        }
+        while let Some((ticket, _)) = self.acks.front() {
+            if ticket.as_ref().is_some_and(|t| !t.is_done()) {
+                break;
+            }
+            if let Some((_, p)) = self.acks.pop_front() {
+                self.encode(&p, version, out);
+            }
+        }
+        if !self.closing && self.phase == Phase::Connected {
+            self.transmit_deliveries(now, version, out);
+        }
+        Stats::add(&self.core.stats.bytes_out, (out.len() - start) as u64);
+    }
+
+    fn encode(&self, p: &Packet, version: ProtocolVersion, out: &mut BytesMut) {
+        tracing::debug!(client_id = self.client_id().unwrap_or(""), packet = ?p.packet_type(), "sending");
+        if let Err(e) = encode_packet(p, version, out) {
+            tracing::warn!(client_id = self.client_id().unwrap_or(""), error = %e, "packet not encodable, skipped");
+        }
+    }
+
+    /// When `handle_timeout` next has work: the CONNECT deadline, or 1.5 × keep alive after the last packet.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closing {
+            return None;
+        }
+        match self.phase {
+            Phase::AwaitConnect => Some(self.connect_deadline),
+            Phase::Connected => self.keep_alive.map(|ka| self.last_received + ka + ka / 2),
+        }
+    }
+
+    /// Closes a connection that missed its CONNECT deadline or its keep alive ([MQTT-3.1.2-24]).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.poll_timeout().is_none_or(|at| now < at) {
+            return;
+        }
+        match self.phase {
+            Phase::AwaitConnect => {
+                tracing::info!(peer = %self.meta.peer, "no CONNECT within the connect timeout, closing");
+                self.close(now, DetachKind::Abnormal);
+            }
+            Phase::Connected => {
+                tracing::info!(
+                    client_id = self.client_id().unwrap_or(""),
+                    "[MQTT-3.1.2-24] keep alive expired, closing"
+                );
+                if self.is_v5() {
+                    self.control
+                        .push_back(Packet::Disconnect(Disconnect::new(ReasonCode::KeepAliveTimeout)));
+                }
+                self.close(now, DetachKind::Abnormal);
+            }
+        }
+        self.fanout.flush();
+    }
+
+    /// The transport closed or failed: abnormal unless DISCONNECT was received (the will is handled).
+    pub fn handle_close(&mut self, now: Instant) {
+        if !self.closing {
+            tracing::info!(client_id = self.client_id().unwrap_or(""), "connection lost");
+        }
+        self.close(now, DetachKind::Abnormal);
+        self.control.clear();
+        self.core.unregister_connection(self.conn_id);
+    }
+
+    /// True once the connection is over and everything it had to say was handed to `poll_transmit`: the
+    /// shell closes the socket after writing the last bytes.
+    pub fn is_closed(&self) -> bool {
+        self.closing && self.control.is_empty()
+    }
+}
+
+impl Drop for MqttConnection {
+    fn drop(&mut self) {
+        let now = self.last_received;
+        self.close(now, DetachKind::Abnormal);
+        self.core.unregister_connection(self.conn_id);
+    }
+}
+
+/// The protocol level byte of a CONNECT at the front of `buf`, if enough of it is there.
+fn peek_connect_level(buf: &[u8]) -> Option<u8> {
+    if buf.first()? >> 4 != 1 {
+        return None;
+    }
+    let mut i = 1;
+    while buf.get(i)? & 0x80 != 0 {
+        i += 1;
+        if i > 4 {
+            return None;
+        }
+    }
+    let name_len = usize::from(u16::from_be_bytes([*buf.get(i + 1)?, *buf.get(i + 2)?]));
+    buf.get(i + 3 + name_len).copied()
+}

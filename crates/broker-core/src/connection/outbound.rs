@@ -1,0 +1,125 @@
+//! Deliveries to the client: pulled from the session within the in-flight window, turned into PUBLISH
+//! packets (remaining message expiry, subscription identifiers, outbound topic aliases) and encoded straight
+//! into the shell's write buffer. Packets larger than the client's Maximum Packet Size are dropped
+//! ([MQTT-3.1.2-25]).
+
+use super::MqttConnection;
+use crate::session::{Delivery, Outbound, SessionHandle};
+use crate::stats::Stats;
+use bytes::BytesMut;
+use std::num::NonZeroU16;
+use std::time::Instant;
+use tern_mqtt_codec::{
+    ByteStr, Packet, PacketId, ProtocolVersion, PubAck, Publish, PublishProperties, encoded_len,
+};
+
+impl MqttConnection {
+    pub(super) fn transmit_deliveries(&mut self, now: Instant, version: ProtocolVersion, out: &mut BytesMut) {
+        let Some(session) = self.session.clone() else {
+            return;
+        };
+        let window = usize::from(
+            self.peer
+                .receive_maximum
+                .min(self.core.config.max_outbound_inflight),
+        );
+        let mut pulled = std::mem::take(&mut self.pulled);
+        let stats = session.pull(now, window, &mut pulled);
+        if stats.expired > 0 {
+            Stats::add(&self.core.stats.expired, stats.expired as u64);
+        }
+        for item in pulled.drain(..) {
+            match item {
+                Outbound::PubRel(id) => self.encode(&Packet::PubRel(PubAck::new(id)), version, out),
+                Outbound::Publish {
+                    packet_id,
+                    dup,
+                    delivery,
+                } => {
+                    self.send_publish(now, version, &session, packet_id, dup, &delivery, out);
+                }
+            }
+        }
+        self.pulled = pulled;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn send_publish(
+        &mut self,
+        now: Instant,
+        version: ProtocolVersion,
+        session: &SessionHandle,
+        packet_id: Option<PacketId>,
+        dup: bool,
+        d: &Delivery,
+        out: &mut BytesMut,
+    ) {
+        let v5 = version.is_v5();
+        let properties = if v5 {
+            let mut p = d.msg.properties.clone();
+            p.message_expiry_interval = d.msg.remaining_expiry(now);
+            p.subscription_identifiers
+                .extend_from_slice(d.subscription_ids.as_slice());
+            p
+        } else {
+            PublishProperties::default()
+        };
+        let mut publish = Publish {
+            dup,
+            qos: d.qos,
+            retain: d.retain,
+            topic: d.msg.topic.clone(),
+            packet_id,
+            properties,
+            payload: d.msg.payload.clone(),
+        };
+        let new_alias = if v5 { self.apply_alias(&mut publish) } else { false };
+        let packet = Packet::Publish(publish);
+        let len = encoded_len(&packet, version).unwrap_or(usize::MAX);
+        if u64::try_from(len).unwrap_or(u64::MAX) > u64::from(self.peer.max_packet_size) {
+            tracing::debug!(
+                client_id = self.client_id().unwrap_or(""),
+                len,
+                max = self.peer.max_packet_size,
+                "[MQTT-3.1.2-25] delivery larger than the client's Maximum Packet Size dropped"
+            );
+            Stats::add(&self.core.stats.dropped, 1);
+            if new_alias {
+                self.outbound_aliases.remove(&d.msg.topic);
+            }
+            if let Some(id) = packet_id {
+                session.discard_inflight(id);
+            }
+            return;
+        }
+        self.encode(&packet, version, out);
+        Stats::add(&self.core.stats.messages_out, 1);
+    }
+
+    /// Uses or assigns an outbound topic alias (first come, first served, up to the client's Topic Alias
+    /// Maximum; no eviction). Returns true if a new alias was assigned by this call.
+    fn apply_alias(&mut self, publish: &mut Publish) -> bool {
+        let max = self.peer.topic_alias_maximum;
+        if max == 0 {
+            return false;
+        }
+        if let Some(&alias) = self.outbound_aliases.get(&publish.topic) {
+            publish.properties.topic_alias = Some(alias);
+            publish.topic = ByteStr::new();
+            return false;
+        }
+        let next = self.outbound_aliases.len() + 1;
+        match u16::try_from(next)
+            .ok()
+            .filter(|&n| n <= max)
+            .and_then(NonZeroU16::new)
+        {
+            Some(alias) => {
+                self.outbound_aliases.insert(publish.topic.clone(), alias);
+                publish.properties.topic_alias = Some(alias);
+                true
+            }
+            None => false,
+        }
+    }
+}

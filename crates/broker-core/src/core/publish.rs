@@ -1,0 +1,194 @@
+//! The publish path: retain, route under the router's read lock, push one [`Delivery`] per route onto the
+//! target session's queue, and ask the persistence hook for a commit when the message must be durable.
+
+use super::{BrokerCore, Fanout};
+use crate::message::{Message, SessionId};
+use crate::persistence::CommitTicket;
+use crate::session::{Delivery, Enqueued, Session, lock};
+use crate::stats::Stats;
+use std::sync::Arc;
+use std::time::Instant;
+use tern_mqtt_codec::{QoS, ReasonCode};
+
+/// What became of an accepted publish.
+#[derive(Debug, Default)]
+pub struct PublishOutcome {
+    /// Sessions the message was queued for.
+    pub matched: usize,
+    /// Set when the persistence hook has not yet made the message durable: the publisher's PUBACK/PUBREC
+    /// waits for it.
+    pub commit: Option<CommitTicket>,
+}
+
+/// Why a publish was refused as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// The retained store is full (only refused when the caller asked for strict retain handling).
+    #[error("retained store full")]
+    RetainedFull,
+}
+
+impl PublishError {
+    /// The reason code for a 5.0 PUBACK/PUBREC.
+    pub fn reason_code(&self) -> ReasonCode {
+        match self {
+            PublishError::RetainedFull => ReasonCode::QuotaExceeded,
+        }
+    }
+}
+
+impl BrokerCore {
+    /// Publishes an accepted message: stores it if RETAIN, routes it to every matching session, and returns
+    /// the commit ticket to wait on (if any). Wake-ups are collected in `fanout` (call
+    /// [`Fanout::flush`] after a batch).
+    ///
+    /// When the retained store is full: with `strict_retain` (5.0 publishers with QoS > 0, who can be told)
+    /// the whole publish is refused with Quota exceeded; otherwise the message is routed but not retained.
+    pub fn publish(
+        &self,
+        msg: Arc<Message>,
+        now: Instant,
+        strict_retain: bool,
+        fanout: &mut Fanout,
+    ) -> Result<PublishOutcome, PublishError> {
+        let mut retained_stored = false;
+        if msg.retain {
+            match lock(&self.retained).set(msg.clone()) {
+                Ok(()) => retained_stored = !msg.payload.is_empty(),
+                Err(e) => {
+                    tracing::warn!(topic = %msg.topic, error = %e, "retained message not stored");
+                    if strict_retain {
+                        return Err(PublishError::RetainedFull);
+                    }
+                }
+            }
+        }
+        fanout.durable.clear();
+        let matched = self.route_message(&msg, now, fanout);
+        let mut outcome = PublishOutcome {
+            matched,
+            commit: None,
+        };
+        if msg.qos != QoS::AtMostOnce && (retained_stored || !fanout.durable.is_empty()) {
+            outcome.commit = self
+                .hooks
+                .persistence
+                .message_accepted(&msg, &fanout.durable, retained_stored);
+        }
+        Ok(outcome)
+    }
+
+    /// Routes a message to its subscribers' queues; returns how many sessions got it.
+    fn route_message(&self, msg: &Arc<Message>, now: Instant, fanout: &mut Fanout) -> usize {
+        if msg.is_expired(now) {
+            return 0;
+        }
+        fanout.routes.clear();
+        let mut targets = std::mem::take(&mut fanout.targets);
+        targets.clear();
+        {
+            let router = self.router.read().unwrap_or_else(|e| e.into_inner());
+            let table = lock(&self.sessions);
+            let online = |sid: SessionId| table.by_id.get(&sid).is_some_and(|s| s.is_online());
+            router.route(&msg.topic, msg.publisher, online, &mut fanout.routes);
+            for route in fanout.routes.drain(..) {
+                if let Some(s) = table.by_id.get(&route.session) {
+                    targets.push((s.clone(), route));
+                }
+            }
+        }
+        let mut matched = 0;
+        for (session, route) in targets.drain(..) {
+            let delivery = Delivery {
+                msg: msg.clone(),
+                qos: msg.qos.min(route.qos),
+                retain: route.retain_as_published && msg.retain,
+                subscription_ids: route.subscription_ids,
+                shared: route.shared,
+            };
+            if self.deliver(&session, delivery, fanout) {
+                matched += 1;
+            }
+        }
+        fanout.targets = targets;
+        matched
+    }
+
+    /// Queues one delivery on a session (counting and logging drops) and schedules its wake-up.
+    pub(crate) fn deliver(&self, session: &Session, delivery: Delivery, fanout: &mut Fanout) -> bool {
+        let limits = self.queue_limits();
+        let mut st = lock(&session.state);
+        if st.ended {
+            return false;
+        }
+        if !st.online && delivery.qos == QoS::AtMostOnce {
+            // QoS 0 is not queued for offline sessions (MQTT 5.0 3.1.2.4 allows either; we keep memory flat).
+            Stats::add(&self.stats.dropped, 1);
+            tracing::trace!(client_id = %session.client_id, "QoS 0 message dropped for offline session");
+            return false;
+        }
+        let durable = delivery.qos != QoS::AtMostOnce && st.expiry_interval > 0;
+        let topic_for_log = delivery.msg.clone();
+        let queued = match st.queue.push(delivery, &limits) {
+            Enqueued::Queued => true,
+            Enqueued::DroppedOldest => {
+                Stats::add(&self.stats.dropped, 1);
+                tracing::debug!(client_id = %session.client_id, "session queue full: oldest message dropped");
+                true
+            }
+            Enqueued::DroppedNew => {
+                Stats::add(&self.stats.dropped, 1);
+                tracing::debug!(client_id = %session.client_id, topic = %topic_for_log.topic,
+                    "session queue full: message dropped");
+                false
+            }
+        };
+        if queued {
+            if durable {
+                fanout.durable.push(session.client_id.clone());
+            }
+            if let Some(n) = &st.notifier {
+                fanout.wake(session.id, n.clone());
+            }
+        }
+        queued
+    }
+
+    /// Hands shared-group deliveries of a departing member (`from`) to other members of their groups.
+    /// Returns the ones no other member could take, in order.
+    pub(crate) fn reroute_shared(
+        &self,
+        from: SessionId,
+        deliveries: Vec<Delivery>,
+        fanout: &mut Fanout,
+    ) -> Vec<Delivery> {
+        let mut left = Vec::new();
+        for mut d in deliveries {
+            let Some(key) = d.shared.clone() else {
+                left.push(d);
+                continue;
+            };
+            let pick = {
+                let router = self.router.read().unwrap_or_else(|e| e.into_inner());
+                let table = lock(&self.sessions);
+                let online = |sid: SessionId| table.by_id.get(&sid).is_some_and(|s| s.is_online());
+                router
+                    .pick_shared(&key, from, online)
+                    .and_then(|(sid, entry)| table.by_id.get(&sid).cloned().map(|s| (s, entry)))
+            };
+            match pick {
+                Some((session, entry)) => {
+                    d.qos = d.msg.qos.min(entry.qos);
+                    d.retain = entry.retain_as_published && d.msg.retain;
+                    d.subscription_ids = entry.subscription_id.into();
+                    tracing::debug!(group = ?key, to = %session.client_id, "shared message re-routed");
+                    if !self.deliver(&session, d.clone(), fanout) {
+                        left.push(d);
+                    }
+                }
+                None => left.push(d),
+            }
+        }
+        left
+    }
+}

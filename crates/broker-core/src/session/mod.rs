@@ -1,0 +1,350 @@
+//! Sessions, independent of any transport: subscriptions, the bounded outbound queue, the in-flight window,
+//! inbound QoS 2 ids awaiting PUBREL, the will and the expiry clock. MQTT connections and (later) the
+//! MQTT-SN gateway attach to a session through [`BrokerCore::attach`](crate::BrokerCore::attach), pull
+//! deliveries with [`SessionHandle::pull`], acknowledge them, and detach.
+
+mod inflight;
+mod queue;
+
+pub(crate) use inflight::{Inflight, Stage};
+pub(crate) use queue::{Enqueued, OutQueue, QueueLimits};
+
+use crate::message::{Message, SessionId};
+use crate::persistence::SubscriptionRecord;
+use crate::router::{SharedGroupKey, SubscriptionIds};
+use bytes::Bytes;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+use tern_mqtt_codec::{ByteStr, PacketId, PublishProperties, QoS, Will};
+
+/// Wakes the owner of a session (its connection task) when there is new work for it. Cheap, callable from
+/// any thread, may be called spuriously.
+pub type Notifier = Arc<dyn Fn() + Send + Sync>;
+
+/// Locks a mutex, ignoring poisoning: a panic elsewhere must not take the whole broker down with it.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One message on its way to one session: the shared message plus what is specific to this subscriber.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The message, shared with every other subscriber (the payload is never copied).
+    pub msg: Arc<Message>,
+    /// Delivery QoS: the publish QoS downgraded to the subscription's maximum.
+    pub qos: QoS,
+    /// RETAIN flag to send: per Retain As Published, and always set for retained messages sent at subscribe.
+    pub retain: bool,
+    /// Subscription identifiers of every matching subscription of this session.
+    pub subscription_ids: SubscriptionIds,
+    /// The shared group this delivery was picked for, so it can go to another member if this one leaves.
+    pub shared: Option<SharedGroupKey>,
+}
+
+/// The will of the connection currently attached, kept with the session so expiry can publish it.
+#[derive(Debug, Clone)]
+pub struct WillMessage {
+    /// Will topic.
+    pub topic: ByteStr,
+    /// Will payload.
+    pub payload: Bytes,
+    /// Will QoS.
+    pub qos: QoS,
+    /// Will retain.
+    pub retain: bool,
+    /// Properties forwarded with the will (message expiry interval turned into an absolute time at publish).
+    pub properties: PublishProperties,
+    /// Will delay interval in seconds (0 on 3.x).
+    pub delay: u32,
+}
+
+impl WillMessage {
+    /// Converts a CONNECT will.
+    pub fn from_connect(will: &Will) -> WillMessage {
+        let p = &will.properties;
+        WillMessage {
+            topic: will.topic.clone(),
+            payload: will.payload.clone(),
+            qos: will.qos,
+            retain: will.retain,
+            properties: PublishProperties {
+                payload_format_indicator: p.payload_format_indicator,
+                message_expiry_interval: p.message_expiry_interval,
+                response_topic: p.response_topic.clone(),
+                correlation_data: p.correlation_data.clone(),
+                user_properties: p.user_properties.clone(),
+                content_type: p.content_type.clone(),
+                ..PublishProperties::default()
+            },
+            delay: p.will_delay_interval.unwrap_or(0),
+        }
+    }
+
+    /// The message to publish now.
+    pub(crate) fn into_message(self, now: Instant) -> Message {
+        let expires_at = self
+            .properties
+            .message_expiry_interval
+            .map(|s| now + std::time::Duration::from_secs(u64::from(s)));
+        Message {
+            topic: self.topic,
+            payload: self.payload,
+            qos: self.qos,
+            retain: self.retain,
+            properties: self.properties,
+            expires_at,
+            publisher: None,
+        }
+    }
+}
+
+/// A session: identity plus the state behind its own lock.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) id: SessionId,
+    pub(crate) client_id: Arc<str>,
+    /// Mirrors `state.online` so the router can ask "online?" for shared-group picks without locking.
+    pub(crate) online: AtomicBool,
+    /// Lock order: taken after the router and the session table, never the other way round; never held
+    /// while calling a notifier.
+    pub(crate) state: Mutex<SessionState>,
+}
+
+/// Everything mutable about a session.
+pub(crate) struct SessionState {
+    /// Bumped on every attach; a handle with an older epoch belongs to a connection that was taken over.
+    pub(crate) epoch: u64,
+    /// The session ended (expired or replaced by clean start); handles to it are dead.
+    pub(crate) ended: bool,
+    pub(crate) online: bool,
+    pub(crate) notifier: Option<Notifier>,
+    pub(crate) queue: OutQueue,
+    pub(crate) inflight: Inflight,
+    /// Inbound QoS 2 packet ids received (PUBREC sent) and not yet released by PUBREL.
+    pub(crate) inbound_qos2: HashSet<u16>,
+    pub(crate) subscriptions: HashMap<Arc<str>, SubscriptionRecord>,
+    pub(crate) expiry_interval: u32,
+    pub(crate) will: Option<WillMessage>,
+    /// When the delayed will is due (offline only).
+    pub(crate) will_at: Option<Instant>,
+    /// When the offline session expires; `None` while online or for sessions that never expire.
+    pub(crate) expires_at: Option<Instant>,
+}
+
+impl std::fmt::Debug for SessionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionState")
+            .field("epoch", &self.epoch)
+            .field("online", &self.online)
+            .field("queued", &self.queue.len())
+            .field("inflight", &self.inflight.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(id: SessionId, client_id: Arc<str>, expiry_interval: u32) -> Session {
+        Session {
+            id,
+            client_id,
+            online: AtomicBool::new(false),
+            state: Mutex::new(SessionState {
+                epoch: 0,
+                ended: false,
+                online: false,
+                notifier: None,
+                queue: OutQueue::default(),
+                inflight: Inflight::default(),
+                inbound_qos2: HashSet::new(),
+                subscriptions: HashMap::new(),
+                expiry_interval,
+                will: None,
+                will_at: None,
+                expires_at: None,
+            }),
+        }
+    }
+
+    pub(crate) fn set_online(&self, state: &mut SessionState, online: bool) {
+        state.online = online;
+        self.online.store(online, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_online(&self) -> bool {
+        self.online.load(Ordering::Relaxed)
+    }
+}
+
+/// One outbound packet pulled from a session.
+#[derive(Debug)]
+pub enum Outbound {
+    /// A PUBLISH: `packet_id` is `Some` for QoS 1/2; `dup` on redelivery.
+    Publish {
+        /// Packet identifier (QoS 1/2).
+        packet_id: Option<PacketId>,
+        /// DUP flag: this is a retransmission.
+        dup: bool,
+        /// What to send.
+        delivery: Delivery,
+    },
+    /// A PUBREL to retransmit for a QoS 2 delivery the client already PUBREC'd.
+    PubRel(PacketId),
+}
+
+/// A transport's hold on an attached session. Operations on a handle whose connection was taken over
+/// (or whose session ended) do nothing; [`SessionHandle::is_current`] tells the owner to go away.
+#[derive(Debug, Clone)]
+pub struct SessionHandle {
+    pub(crate) session: Arc<Session>,
+    pub(crate) epoch: u64,
+}
+
+/// Result of [`SessionHandle::pull`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PullStats {
+    /// Deliveries discarded because their message expired in the queue.
+    pub expired: usize,
+}
+
+impl SessionHandle {
+    /// The session's id in the router.
+    pub fn id(&self) -> SessionId {
+        self.session.id
+    }
+
+    /// The client identifier that keys the session.
+    pub fn client_id(&self) -> &Arc<str> {
+        &self.session.client_id
+    }
+
+    fn state(&self) -> Option<MutexGuard<'_, SessionState>> {
+        let st = lock(&self.session.state);
+        (st.epoch == self.epoch && !st.ended).then_some(st)
+    }
+
+    /// False once another connection took the session over or the session ended.
+    pub fn is_current(&self) -> bool {
+        self.state().is_some()
+    }
+
+    /// Moves deliveries into `out`: first retransmissions (DUP PUBLISH / PUBREL, in original order), then
+    /// queued deliveries while fewer than `window` QoS 1/2 are in flight. Expired messages are discarded
+    /// ([MQTT-3.3.2-5]).
+    pub fn pull(&self, now: Instant, window: usize, out: &mut Vec<Outbound>) -> PullStats {
+        let mut stats = PullStats::default();
+        let Some(mut st) = self.state() else { return stats };
+        for e in st.inflight.take_resends() {
+            out.push(match e.stage {
+                Stage::Comp => Outbound::PubRel(e.packet_id),
+                Stage::Ack | Stage::Rec => Outbound::Publish {
+                    packet_id: Some(e.packet_id),
+                    dup: true,
+                    delivery: e.delivery.clone(),
+                },
+            });
+        }
+        while let Some(front) = st.queue.front() {
+            if front.qos != QoS::AtMostOnce && st.inflight.len() >= window {
+                break;
+            }
+            let Some(d) = st.queue.pop() else { break };
+            if d.msg.is_expired(now) {
+                stats.expired += 1;
+                continue;
+            }
+            if d.qos == QoS::AtMostOnce {
+                out.push(Outbound::Publish {
+                    packet_id: None,
+                    dup: false,
+                    delivery: d,
+                });
+                continue;
+            }
+            let Some(id) = st.inflight.alloc_id() else {
+                st.queue.push_front(d);
+                break;
+            };
+            let stage = if d.qos == QoS::ExactlyOnce {
+                Stage::Rec
+            } else {
+                Stage::Ack
+            };
+            st.inflight.push(id, d.clone(), stage);
+            out.push(Outbound::Publish {
+                packet_id: Some(id),
+                dup: false,
+                delivery: d,
+            });
+        }
+        stats
+    }
+
+    /// PUBACK from the client: true if it completed a QoS 1 delivery.
+    pub fn puback(&self, id: PacketId) -> bool {
+        self.state().is_some_and(|mut st| st.inflight.ack(id).is_some())
+    }
+
+    /// PUBREC from the client: true if the id was a QoS 2 delivery (the caller then sends PUBREL).
+    pub fn pubrec(&self, id: PacketId, accepted: bool) -> bool {
+        self.state().is_some_and(|mut st| st.inflight.rec(id, accepted))
+    }
+
+    /// PUBCOMP from the client: true if it completed a QoS 2 delivery.
+    pub fn pubcomp(&self, id: PacketId) -> bool {
+        self.state().is_some_and(|mut st| st.inflight.comp(id).is_some())
+    }
+
+    /// Deliveries in flight.
+    pub fn inflight_len(&self) -> usize {
+        self.state().map_or(0, |st| st.inflight.len())
+    }
+
+    /// Deliveries queued.
+    pub fn queued_len(&self) -> usize {
+        self.state().map_or(0, |st| st.queue.len())
+    }
+
+    /// Inbound QoS 2: records the id of a received PUBLISH. False if it was already recorded (a duplicate:
+    /// acknowledge again, do not route again).
+    pub fn qos2_received(&self, id: PacketId) -> bool {
+        self.state()
+            .is_some_and(|mut st| st.inbound_qos2.insert(id.get()))
+    }
+
+    /// Inbound QoS 2: PUBREL released the id. False if it was unknown (5.0 answers PUBCOMP 0x92).
+    pub fn qos2_released(&self, id: PacketId) -> bool {
+        self.state()
+            .is_some_and(|mut st| st.inbound_qos2.remove(&id.get()))
+    }
+
+    /// Inbound QoS 2: true if `id` was received and awaits PUBREL.
+    pub fn qos2_is_pending(&self, id: PacketId) -> bool {
+        self.state().is_some_and(|st| st.inbound_qos2.contains(&id.get()))
+    }
+
+    /// Gives up on an in-flight delivery that cannot be sent (larger than the client's maximum packet size).
+    pub fn discard_inflight(&self, id: PacketId) {
+        if let Some(mut st) = self.state() {
+            st.inflight.remove(id);
+        }
+    }
+
+    /// Inbound QoS 2 ids awaiting PUBREL (they count against our Receive Maximum).
+    pub fn qos2_pending(&self) -> usize {
+        self.state().map_or(0, |st| st.inbound_qos2.len())
+    }
+
+    /// Replaces the session expiry interval (DISCONNECT may change it on 5.0).
+    pub fn set_expiry_interval(&self, secs: u32) {
+        if let Some(mut st) = self.state() {
+            st.expiry_interval = secs;
+        }
+    }
+
+    /// The session expiry interval in force.
+    pub fn expiry_interval(&self) -> u32 {
+        self.state().map_or(0, |st| st.expiry_interval)
+    }
+}

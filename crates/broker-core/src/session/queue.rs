@@ -1,0 +1,100 @@
+//! A session's outbound queue: deliveries waiting for the client's in-flight window (or for the client to
+//! come back), bounded by count and bytes.
+
+use super::Delivery;
+use crate::config::QueueDropPolicy;
+use std::collections::VecDeque;
+use tern_mqtt_codec::QoS;
+
+/// What happened to a delivery offered to a full queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Enqueued {
+    /// Queued; nothing dropped.
+    Queued,
+    /// The new delivery was dropped (QoS 0 when full, or QoS 1/2 under `DropNew`).
+    DroppedNew,
+    /// Queued, and the oldest queued delivery was dropped to make room (`DropOldest`).
+    DroppedOldest,
+}
+
+/// FIFO of deliveries with its byte total; the bytes are the shared message's size, not copies.
+#[derive(Debug, Default)]
+pub(crate) struct OutQueue {
+    items: VecDeque<Delivery>,
+    bytes: usize,
+}
+
+/// The limits a queue enforces, copied from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QueueLimits {
+    pub(crate) max_messages: usize,
+    pub(crate) max_bytes: usize,
+    pub(crate) policy: QueueDropPolicy,
+}
+
+impl OutQueue {
+    /// Queued deliveries.
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    fn is_full(&self, extra: usize, limits: &QueueLimits) -> bool {
+        self.items.len() >= limits.max_messages || self.bytes + extra > limits.max_bytes
+    }
+
+    /// Appends a delivery, applying the limits: QoS 0 is dropped when full, QoS 1/2 per policy.
+    pub(crate) fn push(&mut self, delivery: Delivery, limits: &QueueLimits) -> Enqueued {
+        let size = delivery.msg.size();
+        if !self.is_full(size, limits) {
+            self.bytes += size;
+            self.items.push_back(delivery);
+            return Enqueued::Queued;
+        }
+        if delivery.qos == QoS::AtMostOnce || limits.policy == QueueDropPolicy::DropNew {
+            return Enqueued::DroppedNew;
+        }
+        // DropOldest: make room, but never loop forever on a message larger than the whole byte budget.
+        while !self.items.is_empty() && self.is_full(size, limits) {
+            self.pop();
+        }
+        if self.is_full(size, limits) {
+            return Enqueued::DroppedNew;
+        }
+        self.bytes += size;
+        self.items.push_back(delivery);
+        Enqueued::DroppedOldest
+    }
+
+    /// Puts a delivery back at the head (a shared-group message handed over from another member, or one
+    /// taken back from the in-flight window); ignores the limits, as it was already admitted once.
+    pub(crate) fn push_front(&mut self, delivery: Delivery) {
+        self.bytes += delivery.msg.size();
+        self.items.push_front(delivery);
+    }
+
+    /// Takes the oldest delivery.
+    pub(crate) fn pop(&mut self) -> Option<Delivery> {
+        let d = self.items.pop_front()?;
+        self.bytes = self.bytes.saturating_sub(d.msg.size());
+        Some(d)
+    }
+
+    /// The oldest delivery, without taking it.
+    pub(crate) fn front(&self) -> Option<&Delivery> {
+        self.items.front()
+    }
+
+    /// Removes and returns every delivery matching `pred`, keeping the rest in order.
+    pub(crate) fn drain_where(&mut self, mut pred: impl FnMut(&Delivery) -> bool, out: &mut Vec<Delivery>) {
+        let mut kept = VecDeque::with_capacity(self.items.len());
+        while let Some(d) = self.items.pop_front() {
+            if pred(&d) {
+                self.bytes = self.bytes.saturating_sub(d.msg.size());
+                out.push(d);
+            } else {
+                kept.push_back(d);
+            }
+        }
+        self.items = kept;
+    }
+}
