@@ -384,21 +384,41 @@ pub(crate) fn topic_strategy() -> impl Strategy<Value = String> {
 proptest! {
     #[test]
     fn route_agrees_with_naive_matcher(
-        subs in prop::collection::vec((0u64..6, filter_strategy(), 0u8..3, any::<bool>(), 0u32..4), 0..40),
+        subs in prop::collection::vec(
+            (0u64..6, filter_strategy(), 0u8..3, any::<bool>(), 0u32..4, 0u8..4, any::<prop::sample::Index>()),
+            0..40,
+        ),
         topics in prop::collection::vec(topic_strategy(), 1..10),
         publisher in prop::option::of(0u64..6),
     ) {
         let mut router = Router::new();
         let mut table: BTreeMap<(SessionId, String), SubscriptionEntry> = BTreeMap::new();
-        for (session, filter, qos, no_local, sid) in subs {
-            let e = SubscriptionEntry {
-                qos: QoS::from_u8(qos).unwrap_or_default(),
-                no_local,
-                retain_as_published: sid == 1,
-                subscription_id: NonZeroU32::new(sid),
-            };
-            router.subscribe(session, &filter, e);
-            table.insert((session, filter), e);
+        for (session, filter, qos, no_local, sid, op, pick) in subs {
+            match op {
+                // Unsubscribe an existing subscription.
+                0 if !table.is_empty() => {
+                    let key = table.keys().nth(pick.index(table.len())).cloned();
+                    if let Some((session, filter)) = key {
+                        prop_assert!(router.unsubscribe(session, &filter));
+                        table.remove(&(session, filter));
+                    }
+                }
+                // Unsubscribe a random filter, which may or may not exist.
+                1 => {
+                    let existed = table.remove(&(session, filter.clone())).is_some();
+                    prop_assert_eq!(router.unsubscribe(session, &filter), existed);
+                }
+                _ => {
+                    let e = SubscriptionEntry {
+                        qos: QoS::from_u8(qos).unwrap_or_default(),
+                        no_local,
+                        retain_as_published: sid == 1,
+                        subscription_id: NonZeroU32::new(sid),
+                    };
+                    let existed = table.insert((session, filter.clone()), e).is_some();
+                    prop_assert_eq!(router.subscribe(session, &filter, e), existed);
+                }
+            }
         }
         prop_assert_eq!(router.subscription_count(), table.len());
         for topic in topics {
@@ -425,6 +445,10 @@ proptest! {
             }
             prop_assert_eq!(got, expected, "topic {:?}", topic);
         }
+        for (session, filter) in table.keys() {
+            prop_assert!(router.unsubscribe(*session, filter));
+        }
+        prop_assert_eq!(router.node_count(), 1);
     }
 
     #[test]
@@ -456,4 +480,43 @@ proptest! {
             prop_assert!(members.is_some_and(|m| m.contains(&route.session)));
         }
     }
+}
+
+#[test]
+fn concurrent_readers_share_the_round_robin() {
+    let mut r = Router::new();
+    for s in 1..=3 {
+        r.subscribe(s, "$share/g/t", q1());
+    }
+    let lock = std::sync::RwLock::new(r);
+    let counts: Vec<BTreeMap<SessionId, usize>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut counts = BTreeMap::new();
+                    let mut out = Vec::new();
+                    for _ in 0..3000 {
+                        out.clear();
+                        if let Ok(router) = lock.read() {
+                            router.route("t", None, |_| true, &mut out);
+                        }
+                        for route in &out {
+                            *counts.entry(route.session).or_insert(0) += 1;
+                        }
+                    }
+                    counts
+                })
+            })
+            .collect();
+        workers.into_iter().filter_map(|w| w.join().ok()).collect()
+    });
+    let mut total = BTreeMap::new();
+    for c in counts {
+        for (s, n) in c {
+            *total.entry(s).or_insert(0) += n;
+        }
+    }
+    assert_eq!(total.values().sum::<usize>(), 12_000);
+    // Races only skew fairness a little: every member gets a fair share.
+    assert!(total.values().all(|&n| n > 3000), "{total:?}");
 }
