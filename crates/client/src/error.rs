@@ -33,7 +33,7 @@ pub enum ErrorKind {
 }
 
 /// An error from the client. Opaque: use [`kind`](ClientError::kind), [`reason_code`](ClientError::reason_code)
-/// and `Display`; `source()` reaches the underlying I/O or codec error when there is one.
+/// and `Display` (which includes the underlying I/O or codec error).
 #[derive(Clone)]
 pub struct ClientError {
     /// Shared so one failure can be handed to every waiter of a connection.
@@ -47,22 +47,20 @@ pub(crate) enum Repr {
     InvalidUrl { url: String, why: &'static str },
     #[error("transport {0} is not supported yet (only mqtt:// is)")]
     UnsupportedTransport(&'static str),
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
+    // The underlying errors are part of the message and not also returned by `source()`, so a printed
+    // error chain (`{:#}` in anyhow) does not repeat them.
+    #[error("{context}: {error}")]
+    Io { context: String, error: std::io::Error },
     #[error("timed out after {after:?} waiting for {what}")]
     Timeout { what: &'static str, after: Duration },
     #[error("connection refused by the server: {0}")]
     ConnectRefused(ReasonCode),
     #[error("malformed packet from the server: {0}")]
-    Decode(#[source] DecodeError),
+    Decode(DecodeError),
     #[error("protocol violation by the server: {0}")]
     Protocol(String),
     #[error("cannot encode packet: {0}")]
-    Encode(#[source] EncodeError),
+    Encode(EncodeError),
     #[error("{0}")]
     InvalidArgument(String),
     #[error("server disconnected: {reason}{}", reason_string.as_deref().map(|s| format!(" ({s})")).unwrap_or_default())]
@@ -89,7 +87,7 @@ impl ClientError {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> ClientError {
         ClientError::new(Repr::Io {
             context: context.into(),
-            source,
+            error: source,
         })
     }
 
@@ -140,7 +138,7 @@ impl ClientError {
     /// The I/O error kind when this is an I/O failure (for "connection refused" vs "reset" decisions).
     pub fn io_error_kind(&self) -> Option<std::io::ErrorKind> {
         match &*self.repr {
-            Repr::Io { source, .. } => Some(source.kind()),
+            Repr::Io { error, .. } => Some(error.kind()),
             _ => None,
         }
     }

@@ -1,0 +1,3 @@
+//! Client-side subcommands of `tern`: thin command lines over `tern-client`, no MQTT logic of their own.
+
+pub mod pubsub;
