@@ -201,7 +201,6 @@ impl MqttConnection {
     }
 
     fn decode_failed(&mut self, now: Instant, e: &DecodeError, peeked_level: Option<u8>) {
-        Stats::add(&self.core.stats.violations, 1);
         tracing::warn!(client_id = self.client_id().unwrap_or(""), peer = %self.meta.peer, error = %e,
             "malformed packet, closing");
         let code = e.reason_code();
