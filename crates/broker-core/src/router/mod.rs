@@ -1,9 +1,9 @@
 //! The topic router: which sessions receive a message published on a topic.
 //!
-//! Subscriptions live in a trie of filter levels ([`trie`]); routing walks the topic's levels through it, so
+//! Subscriptions live in a trie of filter levels (`trie.rs`); routing walks the topic's levels through it, so
 //! its cost follows the topic's depth and the wildcard branches that exist, not the number of subscriptions.
 //! Shared subscriptions (`$share/{group}/{filter}`) sit in the same trie, one group per (name, filter), and
-//! deliver each message to one member chosen round-robin ([`shared`]).
+//! deliver each message to one member chosen round-robin (`shared.rs`).
 //!
 //! The router only decides *who*; the session manager decides what to do with each [`Route`] (QoS
 //! downgrade, queueing, subscription identifiers in the PUBLISH). It is `Send + Sync` and routing takes
