@@ -11,6 +11,7 @@ use std::num::NonZeroU16;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tern_mqtt_codec::topic::{validate_topic_filter, validate_topic_name};
 use tern_mqtt_codec::{
     AckProperties, ByteStr, ConnAck, Disconnect, Packet, ProtocolVersion, Publish, PublishProperties, QoS,
     ReasonCode, SubAck, Subscribe, SubscribeFilter, SubscribeProperties, SubscriptionOptions, UnsubAck,
@@ -313,6 +314,14 @@ impl ClientHandle {
                 publish.qos as u8, self.shared.max_qos as u8
             )));
         }
+        let alias_only = publish.topic.is_empty()
+            && publish.properties.topic_alias.is_some()
+            && self.shared.protocol.is_v5();
+        if !alias_only {
+            validate_topic_name(&publish.topic).map_err(|e| {
+                ClientError::invalid_argument(format!("invalid topic name {:?}: {e}", publish.topic.as_str()))
+            })?;
+        }
         if publish.retain && !self.shared.retain_available {
             return Err(ClientError::invalid_argument(
                 "[MQTT-3.2.2-14] the server does not support retained messages",
@@ -348,6 +357,11 @@ impl ClientHandle {
                 "[MQTT-3.8.3-2] SUBSCRIBE needs at least one topic filter",
             ));
         }
+        for f in &filters {
+            validate_topic_filter(&f.filter).map_err(|e| {
+                ClientError::invalid_argument(format!("invalid topic filter {:?}: {e}", f.filter.as_str()))
+            })?;
+        }
         let subscribe = Subscribe {
             packet_id: NonZeroU16::MIN,
             properties,
@@ -377,6 +391,11 @@ impl ClientHandle {
             return Err(ClientError::invalid_argument(
                 "[MQTT-3.10.3-2] UNSUBSCRIBE needs at least one topic filter",
             ));
+        }
+        for f in &filters {
+            validate_topic_filter(f).map_err(|e| {
+                ClientError::invalid_argument(format!("invalid topic filter {:?}: {e}", f.as_str()))
+            })?;
         }
         let unsubscribe = Unsubscribe {
             packet_id: NonZeroU16::MIN,

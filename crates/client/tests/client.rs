@@ -218,6 +218,17 @@ async fn subscribe_and_unsubscribe_return_the_acks() {
     );
     let unsuback = client.unsubscribe(["a/#"]).await.expect("unsub");
     assert_eq!(unsuback.reason_codes, vec![ReasonCode::Success]);
+    let err = client
+        .subscribe([filter("a/#/b", QoS::AtMostOnce)])
+        .await
+        .expect_err("invalid filter");
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err.to_string().contains("MQTT-4.7.1-2"), "{err}");
+    let err = client
+        .publish("a/+", "x", QoS::AtMostOnce, false)
+        .await
+        .expect_err("wildcard in a name");
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     let no_filters: [&str; 0] = [];
     assert_eq!(
         client.unsubscribe(no_filters).await.expect_err("empty").kind(),
