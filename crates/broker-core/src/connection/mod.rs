@@ -165,6 +165,11 @@ impl MqttConnection {
         &self.meta
     }
 
+    /// The session this connection is attached to, once CONNECT was accepted (for inspection and tests).
+    pub fn session(&self) -> Option<&SessionHandle> {
+        self.session.as_ref()
+    }
+
     fn is_v5(&self) -> bool {
         self.version.is_some_and(ProtocolVersion::is_v5)
     }

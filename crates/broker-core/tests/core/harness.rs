@@ -195,15 +195,16 @@ impl Client {
         self.suback()
     }
 
-    /// The reason codes of the next SUBACK (other packets are discarded).
+    /// The reason codes of the next SUBACK (other packets are kept for the next `recv`).
     pub fn suback(&mut self) -> Vec<ReasonCode> {
-        self.recv()
-            .into_iter()
-            .find_map(|p| match p {
-                Packet::SubAck(s) => Some(s.reason_codes),
-                _ => None,
-            })
-            .expect("SUBACK")
+        let mut codes = None;
+        for p in self.recv() {
+            match p {
+                Packet::SubAck(s) if codes.is_none() => codes = Some(s.reason_codes),
+                other => self.stash.push(other),
+            }
+        }
+        codes.expect("SUBACK")
     }
 
     pub fn unsubscribe(&mut self, filter: &str) -> Vec<Packet> {
@@ -302,4 +303,11 @@ pub fn disconnect_code(packets: &[Packet]) -> Option<ReasonCode> {
         Packet::Disconnect(d) => Some(d.reason_code),
         _ => None,
     })
+}
+
+impl Client {
+    /// QoS 1/2 deliveries to this client awaiting acknowledgement.
+    pub fn conn_inflight(&self) -> usize {
+        self.conn.session().map_or(0, |s| s.inflight_len())
+    }
 }

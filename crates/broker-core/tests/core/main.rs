@@ -3,5 +3,8 @@
 mod harness;
 
 mod connect;
+mod qos;
 mod session;
+mod shared;
+mod subscribe;
 mod will;

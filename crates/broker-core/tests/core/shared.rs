@@ -1,0 +1,56 @@
+//! Shared subscriptions: round-robin, no retained messages, redelivery to another member.
+
+use crate::harness::*;
+use tern_mqtt_codec::{QoS, ReasonCode};
+
+#[test]
+fn round_robin_between_members() {
+    let w = World::quiet();
+    let mut a = w.connect5("a", true, 0);
+    let mut b = w.connect5("b", true, 0);
+    a.subscribe("$share/g/t", QoS::AtMostOnce);
+    b.subscribe("$share/g/t", QoS::AtMostOnce);
+    let mut p = w.connect5("p", true, 0);
+    for i in 0..4 {
+        p.publish("t", &i.to_string(), QoS::AtMostOnce, 0);
+    }
+    assert_eq!(a.publishes().len(), 2);
+    assert_eq!(b.publishes().len(), 2);
+}
+
+#[test]
+fn no_retained_for_shared_subscriptions() {
+    let w = World::quiet();
+    let mut p = w.connect5("p", true, 0);
+    p.publish_retained("t", "r", QoS::AtMostOnce, 0);
+    let mut a = w.connect5("a", true, 0);
+    a.subscribe("$share/g/t", QoS::AtMostOnce);
+    assert!(a.publishes().is_empty());
+}
+
+#[test]
+fn unacked_shared_messages_go_to_another_member() {
+    let w = World::quiet();
+    let mut a = w.connect5("a", true, 0);
+    let mut b = w.connect5("b", true, 0);
+    a.subscribe("$share/g/t", QoS::AtLeastOnce);
+    b.subscribe("$share/g/t", QoS::AtLeastOnce);
+    let mut p = w.connect5("p", true, 0);
+    p.publish("t", "1", QoS::AtLeastOnce, 1);
+    p.publish("t", "2", QoS::AtLeastOnce, 2);
+    let got_a = a.publishes();
+    let got_b = b.publishes();
+    assert_eq!(got_a.len() + got_b.len(), 2);
+    let (mut gone, mut stays, lost) = if got_a.is_empty() {
+        (b, a, got_b)
+    } else {
+        (a, b, got_a)
+    };
+    gone.conn.handle_close(w.now);
+    let redelivered = stays.publishes();
+    assert_eq!(
+        redelivered.iter().map(payload).collect::<Vec<_>>(),
+        lost.iter().map(payload).collect::<Vec<_>>()
+    );
+    let _ = ReasonCode::Success;
+}
