@@ -8,8 +8,8 @@ use crate::types::{ByteStr, ProtocolVersion, QoS, UserProperty};
 use crate::wire::{self, PResult, fail, finish};
 use bytes::{BufMut, Bytes, BytesMut};
 
-/// CONNECT: who the client is, how it wants its session kept, and its will.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// CONNECT: who the client is, how it wants its session kept, and its will. `Debug` redacts the password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Connect {
     /// Protocol level from the variable header; the decoder accepts 3, 4 and 5.
     pub protocol: ProtocolVersion,
@@ -29,8 +29,8 @@ pub struct Connect {
     pub properties: ConnectProperties,
 }
 
-/// The will: published by the server when the connection ends abnormally.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The will: published by the server when the connection ends abnormally. `Debug` shows the payload's size only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Will {
     /// Topic to publish the will on.
     pub topic: ByteStr,
@@ -84,6 +84,33 @@ pub struct WillProperties {
     pub correlation_data: Option<Bytes>,
     /// User properties, in order.
     pub user_properties: Vec<UserProperty>,
+}
+
+impl std::fmt::Debug for Connect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connect")
+            .field("protocol", &self.protocol)
+            .field("clean_start", &self.clean_start)
+            .field("keep_alive", &self.keep_alive)
+            .field("client_id", &self.client_id)
+            .field("will", &self.will)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("properties", &self.properties)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Will {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Will")
+            .field("topic", &self.topic)
+            .field("payload", &format_args!("<{} bytes>", self.payload.len()))
+            .field("qos", &self.qos)
+            .field("retain", &self.retain)
+            .field("properties", &self.properties)
+            .finish()
+    }
 }
 
 const CLEAN_START: u8 = 0b0000_0010;

@@ -8,8 +8,8 @@ use crate::wire::{self, PResult, fail, finish};
 use bytes::{BufMut, Bytes, BytesMut};
 use std::num::{NonZeroU16, NonZeroU32};
 
-/// PUBLISH: topic, payload and delivery flags.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// PUBLISH: topic, payload and delivery flags. `Debug` shows the payload's size only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Publish {
     /// DUP: this may be a re-delivery.
     pub dup: bool,
@@ -46,6 +46,20 @@ pub struct PublishProperties {
     pub subscription_identifiers: Vec<NonZeroU32>,
     /// Content Type.
     pub content_type: Option<ByteStr>,
+}
+
+impl std::fmt::Debug for Publish {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publish")
+            .field("dup", &self.dup)
+            .field("qos", &self.qos)
+            .field("retain", &self.retain)
+            .field("topic", &self.topic)
+            .field("packet_id", &self.packet_id)
+            .field("properties", &self.properties)
+            .field("payload", &format_args!("<{} bytes>", self.payload.len()))
+            .finish()
+    }
 }
 
 impl Publish {
