@@ -10,7 +10,7 @@ use tern_broker_core::{BrokerCore, ConnMeta, MqttConnection, Notifier};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 use tokio::time::Instant;
-use tracing::{Instrument, debug, info_span};
+use tracing::{Instrument, debug, info_span, warn};
 
 /// Tuning of the connection driver, shared by every frontend.
 #[derive(Debug, Clone)]
@@ -58,8 +58,13 @@ pub(crate) async fn drive<S>(
     drive_inner(core, io, meta, cfg, shutdown).instrument(span).await;
 }
 
-async fn drive_inner<S>(core: Arc<BrokerCore>, io: S, meta: ConnMeta, cfg: &DriverConfig, _shutdown: ShutdownSignal)
-where
+async fn drive_inner<S>(
+    core: Arc<BrokerCore>,
+    io: S,
+    meta: ConnMeta,
+    cfg: &DriverConfig,
+    _shutdown: ShutdownSignal,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let wake = Arc::new(Notify::new());
@@ -117,7 +122,16 @@ where
         let _ = tokio::time::timeout(cfg.close_timeout, wr.write_all(&wbuf)).await;
     }
     let _ = tokio::time::timeout(cfg.close_timeout, wr.shutdown()).await;
-    debug!(client_id = conn.client_id().unwrap_or(""), reason = ?end, "connection closed");
+    let client_id = conn.client_id().unwrap_or("");
+    match &end {
+        End::ReadError(e) | End::WriteError(e) => {
+            debug!(client_id, error = %e, "connection closed after an I/O error")
+        }
+        End::WriteTimeout => {
+            warn!(client_id, timeout = ?cfg.write_timeout, "peer stopped reading: connection closed")
+        }
+        End::PeerClosed | End::ClosedByBroker => debug!(client_id, reason = ?end, "connection closed"),
+    }
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {

@@ -103,7 +103,14 @@ impl Broker {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let _guard = guard.unwrap_or_else(|| self.connection_guard());
-        driver::drive(self.core().clone(), io, meta, &self.inner.driver, self.shutdown_signal()).await;
+        driver::drive(
+            self.core().clone(),
+            io,
+            meta,
+            &self.inner.driver,
+            self.shutdown_signal(),
+        )
+        .await;
     }
 
     /// Starts a graceful shutdown: listeners stop accepting, every connection is sent DISCONNECT 0x8B

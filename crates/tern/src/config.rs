@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The configuration compiled into the binary, used when no `--config` is given.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../tern.default.toml");
@@ -13,8 +13,6 @@ pub const EMBEDDED_DEFAULT: &str = include_str!("../tern.default.toml");
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Where the broker keeps its state (durable store, generated certificates).
-    pub data_dir: Option<PathBuf>,
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
@@ -143,8 +141,11 @@ pub enum ListenerKind {
 impl Config {
     /// Parses a configuration; errors name the line and column of the offending key.
     pub fn parse(text: &str, origin: &str) -> Result<Config> {
-        let config: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {}", describe(text, &e)))?;
-        config.validate().with_context(|| format!("{origin}: invalid configuration"))?;
+        let config: Config =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {}", describe(text, &e)))?;
+        config
+            .validate()
+            .with_context(|| format!("{origin}: invalid configuration"))?;
         Ok(config)
     }
 
@@ -157,7 +158,9 @@ impl Config {
 
     fn validate(&self) -> Result<()> {
         if self.listeners.is_empty() {
-            bail!("no [[listener]] is configured: add one, e.g. [[listener]] type = \"tcp\" bind = \"0.0.0.0:1883\"");
+            bail!(
+                "no [[listener]] is configured: add one, e.g. [[listener]] type = \"tcp\" bind = \"0.0.0.0:1883\""
+            );
         }
         if let Some(q) = self.limits.maximum_qos
             && q > 2

@@ -74,5 +74,7 @@ fn run(cli: Cli) -> Result<()> {
 
 /// A small runtime for the client subcommands.
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }

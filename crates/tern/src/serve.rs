@@ -4,7 +4,7 @@ use crate::config::{Config, DeniedReason, ListenerKind, QueueDrop};
 use anyhow::{Context, Result};
 use std::time::Duration;
 use tern_broker::{Broker, CoreConfig, DriverConfig};
-use tern_broker_core::config::QueueDropPolicy;
+use tern_broker_core::QueueDropPolicy;
 use tern_transport_tcp::{TcpFrontend, TcpListenerConfig};
 use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
@@ -26,7 +26,10 @@ pub fn run(config: Config) -> Result<()> {
         for listener in &config.listeners {
             match listener.kind {
                 ListenerKind::Tcp => {
-                    let mut cfg = TcpListenerConfig { bind: listener.bind, ..TcpListenerConfig::default() };
+                    let mut cfg = TcpListenerConfig {
+                        bind: listener.bind,
+                        ..TcpListenerConfig::default()
+                    };
                     if let Some(max) = listener.max_connections {
                         cfg.max_connections = max;
                     }
@@ -41,7 +44,10 @@ pub fn run(config: Config) -> Result<()> {
         info!("shutting down: closing listeners and disconnecting clients");
         let left = broker.shutdown(SHUTDOWN_GRACE).await;
         if left > 0 {
-            warn!(connections = left, "connections still open after the grace period; exiting anyway");
+            warn!(
+                connections = left,
+                "connections still open after the grace period; exiting anyway"
+            );
         }
         Ok(())
     })
@@ -123,9 +129,14 @@ fn core_config(config: &Config) -> CoreConfig {
 fn init_logging(level: Option<&str>) -> Result<()> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(v) if !v.is_empty() => EnvFilter::try_new(v).context("RUST_LOG is not a valid tracing filter")?,
-        _ => EnvFilter::try_new(level.unwrap_or("info")).context("log.level is not a valid tracing filter")?,
+        _ => {
+            EnvFilter::try_new(level.unwrap_or("info")).context("log.level is not a valid tracing filter")?
+        }
     };
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     Ok(())
 }
 

@@ -51,7 +51,10 @@ impl TcpFrontend {
         let listener = bind_socket(config.bind, config.backlog).map_err(|e| {
             io::Error::new(
                 e.kind(),
-                format!("cannot listen on TCP {}: {e} (is another broker running on that port?)", config.bind),
+                format!(
+                    "cannot listen on TCP {}: {e} (is another broker running on that port?)",
+                    config.bind
+                ),
             )
         })?;
         Ok(TcpFrontend { listener, config })
@@ -90,7 +93,11 @@ impl TcpFrontend {
             self.tune(&stream);
             let broker = broker.clone();
             tokio::spawn(async move {
-                let meta = ConnMeta { peer, transport: TransportKind::Tcp, tls_identity: None };
+                let meta = ConnMeta {
+                    peer,
+                    transport: TransportKind::Tcp,
+                    tls_identity: None,
+                };
                 broker.serve_stream(stream, meta, None).await;
                 drop(permit);
             });
