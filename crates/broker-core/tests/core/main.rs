@@ -3,6 +3,8 @@
 mod harness;
 
 mod connect;
+mod hooks;
+mod limits;
 mod qos;
 mod session;
 mod shared;
