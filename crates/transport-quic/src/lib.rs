@@ -1,0 +1,1 @@
+//! Tern's MQTT-over-QUIC listener (EMQX-compatible) (being built).

@@ -1,0 +1,1 @@
+//! Tern's MQTT-over-WebSocket listener (ws and wss) (being built).
