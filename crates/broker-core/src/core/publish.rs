@@ -128,7 +128,6 @@ impl BrokerCore {
             return false;
         }
         let durable = delivery.qos != QoS::AtMostOnce && st.expiry_interval > 0;
-        let topic_for_log = delivery.msg.clone();
         let queued = match st.queue.push(delivery, &limits) {
             Enqueued::Queued => true,
             Enqueued::DroppedOldest => {
@@ -138,8 +137,7 @@ impl BrokerCore {
             }
             Enqueued::DroppedNew => {
                 Stats::add(&self.stats.dropped, 1);
-                tracing::debug!(client_id = %session.client_id, topic = %topic_for_log.topic,
-                    "session queue full: message dropped");
+                tracing::debug!(client_id = %session.client_id, "session queue full: message dropped");
                 false
             }
         };

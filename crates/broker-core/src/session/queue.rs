@@ -98,3 +98,75 @@ impl OutQueue {
         self.items = kept;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Message;
+    use std::sync::Arc;
+
+    fn d(qos: QoS, payload: &'static str) -> Delivery {
+        Delivery {
+            msg: Arc::new(Message {
+                topic: "t".into(),
+                payload: bytes::Bytes::from_static(payload.as_bytes()),
+                qos,
+                retain: false,
+                properties: Default::default(),
+                expires_at: None,
+                publisher: None,
+            }),
+            qos,
+            retain: false,
+            subscription_ids: Default::default(),
+            shared: None,
+        }
+    }
+
+    fn limits(policy: QueueDropPolicy) -> QueueLimits {
+        QueueLimits {
+            max_messages: 2,
+            max_bytes: 100,
+            policy,
+        }
+    }
+
+    #[test]
+    fn qos0_dropped_when_full_whatever_the_policy() {
+        let mut q = OutQueue::default();
+        let l = limits(QueueDropPolicy::DropOldest);
+        assert_eq!(q.push(d(QoS::AtLeastOnce, "a"), &l), Enqueued::Queued);
+        assert_eq!(q.push(d(QoS::AtLeastOnce, "b"), &l), Enqueued::Queued);
+        assert_eq!(q.push(d(QoS::AtMostOnce, "c"), &l), Enqueued::DroppedNew);
+        assert_eq!(q.push(d(QoS::AtLeastOnce, "d"), &l), Enqueued::DroppedOldest);
+        assert_eq!(&q.pop().unwrap().msg.payload[..], b"b");
+        assert_eq!(&q.pop().unwrap().msg.payload[..], b"d");
+        assert_eq!(q.bytes, 0);
+    }
+
+    #[test]
+    fn message_larger_than_the_byte_budget_is_refused() {
+        let mut q = OutQueue::default();
+        let l = QueueLimits {
+            max_messages: 10,
+            max_bytes: 4,
+            policy: QueueDropPolicy::DropOldest,
+        };
+        assert_eq!(q.push(d(QoS::AtLeastOnce, "a"), &l), Enqueued::Queued);
+        assert_eq!(q.push(d(QoS::AtLeastOnce, "too long"), &l), Enqueued::DroppedNew);
+        assert_eq!(q.len(), 0, "room was made, in vain");
+    }
+
+    #[test]
+    fn drain_keeps_order_and_bytes() {
+        let mut q = OutQueue::default();
+        let l = limits(QueueDropPolicy::DropNew);
+        q.push(d(QoS::AtMostOnce, "a"), &l);
+        q.push(d(QoS::AtLeastOnce, "b"), &l);
+        let mut out = Vec::new();
+        q.drain_where(|d| d.qos == QoS::AtMostOnce, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(q.len(), 1);
+        assert_eq!(q.bytes, 2);
+    }
+}

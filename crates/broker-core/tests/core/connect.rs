@@ -227,3 +227,53 @@ fn shutdown_sends_0x8b() {
     assert!(c3.recv().is_empty());
     assert!(c3.conn.is_closed());
 }
+
+#[test]
+fn will_qos_above_maximum_refused() {
+    let w = World::new(CoreConfig {
+        maximum_qos: QoS::AtMostOnce,
+        sys_interval: None,
+        ..Default::default()
+    });
+    let mut c = connect_packet(ProtocolVersion::V5, "a", true);
+    c.will = Some(will("w", "x", None));
+    let (c, ack) = w.connect_with(c);
+    assert_eq!(ack.reason_code, ReasonCode::QoSNotSupported);
+    assert!(c.conn.is_closed());
+}
+
+#[test]
+fn retain_unavailable_announced_and_enforced() {
+    let w = World::new(CoreConfig {
+        retain_available: false,
+        sys_interval: None,
+        ..Default::default()
+    });
+    let (mut c, ack) = w.connect_with(connect_packet(ProtocolVersion::V5, "a", true));
+    assert_eq!(ack.properties.retain_available, Some(false));
+    c.publish_retained("t", "x", QoS::AtMostOnce, 0);
+    assert_eq!(disconnect_code(&c.recv()), Some(ReasonCode::RetainNotSupported));
+}
+
+#[test]
+fn v311_connack_has_no_properties() {
+    let w = World::quiet();
+    let mut c = w.client(ProtocolVersion::V3_1_1);
+    c.send(&Packet::Connect(Box::new(connect_packet(
+        ProtocolVersion::V3_1_1,
+        "a",
+        true,
+    ))));
+    assert_eq!(&c.recv_bytes()[..], &[0x20, 0x02, 0x00, 0x00]);
+}
+
+#[test]
+fn auth_packet_without_enhanced_auth_is_protocol_error() {
+    let w = World::quiet();
+    let mut c = w.connect5("a", true, 0);
+    c.send(&Packet::Auth(tern_mqtt_codec::Auth {
+        reason_code: ReasonCode::ReAuthenticate,
+        properties: Default::default(),
+    }));
+    assert_eq!(disconnect_code(&c.recv()), Some(ReasonCode::ProtocolError));
+}

@@ -144,3 +144,77 @@ fn disconnect_cannot_raise_expiry_from_zero() {
     a.send(&Packet::Disconnect(d));
     assert_eq!(disconnect_code(&a.recv()), Some(ReasonCode::ProtocolError));
 }
+
+fn with_will(id: &str, delay: Option<u32>, expiry: u32, clean: bool) -> tern_mqtt_codec::Connect {
+    let mut c = connect_packet(ProtocolVersion::V5, id, clean);
+    c.will = Some(will("will/x", "w", delay));
+    c.properties.session_expiry_interval = Some(expiry);
+    c
+}
+
+#[test]
+fn takeover_publishes_will_without_delay() {
+    let w = World::quiet();
+    let mut watch = w.connect5("watch", true, 0);
+    watch.subscribe("will/#", QoS::AtMostOnce);
+    let (_old, _) = w.connect_with(with_will("a", None, 300, true));
+    let (_new, _) = w.connect_with(with_will("a", None, 300, false));
+    assert_eq!(
+        watch.publishes().len(),
+        1,
+        "[MQTT-3.1.4-3] the existing client's will is published"
+    );
+}
+
+#[test]
+fn takeover_cancels_delayed_will() {
+    let mut w = World::quiet();
+    let mut watch = w.connect5("watch", true, 0);
+    watch.subscribe("will/#", QoS::AtMostOnce);
+    let (_old, _) = w.connect_with(with_will("a", Some(30), 300, true));
+    let (_new, _) = w.connect_with(with_will("a", Some(30), 300, false));
+    w.at(60);
+    assert!(
+        watch.publishes().is_empty(),
+        "the new connection resumed the session in time"
+    );
+}
+
+#[test]
+fn takeover_with_clean_start_ends_old_session_and_publishes_will() {
+    let w = World::quiet();
+    let mut watch = w.connect5("watch", true, 0);
+    watch.subscribe("will/#", QoS::AtMostOnce);
+    let (mut old, _) = w.connect_with(with_will("a", Some(30), 300, true));
+    old.subscribe("x", QoS::AtMostOnce);
+    let (_new, ack) = w.connect_with(with_will("a", None, 300, true));
+    assert!(!ack.session_present);
+    assert_eq!(watch.publishes().len(), 1);
+    assert_eq!(disconnect_code(&old.recv()), Some(ReasonCode::SessionTakenOver));
+    assert_eq!(
+        w.core.stats().subscriptions,
+        1,
+        "only the watcher's subscription remains"
+    );
+}
+
+#[test]
+fn mqtt_3_1_connect() {
+    let w = World::quiet();
+    let (mut c, ack) = w.connect_with(connect_packet(ProtocolVersion::V3_1, "old-client", true));
+    assert_eq!(ack.reason_code, ReasonCode::Success);
+    assert_eq!(c.conn.protocol_version(), Some(ProtocolVersion::V3_1));
+    assert_eq!(c.subscribe("t", QoS::ExactlyOnce), vec![ReasonCode::GrantedQoS2]);
+}
+
+#[test]
+fn core_poll_timeout_tracks_session_expiry() {
+    let w = World::quiet();
+    let mut a = w.connect5("a", true, 42);
+    assert_eq!(w.core.poll_timeout(), None);
+    a.conn.handle_close(w.now);
+    assert_eq!(
+        w.core.poll_timeout(),
+        Some(w.t0 + std::time::Duration::from_secs(42))
+    );
+}
