@@ -121,6 +121,9 @@ pub enum DecodeError {
     /// Retain Handling 3.
     #[error("retain handling 3 is a protocol error (section 3.8.3.1)")]
     InvalidRetainHandling,
+    /// Authentication Data without an Authentication Method (CONNECT), or an AUTH body without a method.
+    #[error("authentication data or AUTH without an authentication method (section 3.1.2.11.10, 3.15.2.2.2)")]
+    AuthenticationMethodMissing,
     /// No Local set on a shared subscription.
     #[error("[MQTT-3.8.3-4] no local set on a shared subscription")]
     NoLocalOnSharedSubscription,
@@ -141,6 +144,7 @@ impl DecodeError {
             | TopicNameRequired
             | InvalidRetainHandling
             | NoLocalOnSharedSubscription
+            | AuthenticationMethodMissing
             | DupWithQoS0
             | ZeroPacketId(_)
             | PasswordWithoutUsername => ReasonCode::ProtocolError,

@@ -1,6 +1,6 @@
 //! Topic names, topic filters and shared subscriptions (4.7, 4.8.2): validation and matching.
 //!
-//! The codec validates names and filters as they are decoded; the broker's topic trie uses [`matches`] as its
+//! The codec validates names and filters as they are decoded; the broker's topic trie uses [`matches()`] as its
 //! reference semantics and [`parse_shared`] to split `$share/{group}/{filter}`.
 
 /// Longest topic name or filter: the length of a UTF-8 string field.

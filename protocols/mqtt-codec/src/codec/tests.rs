@@ -418,3 +418,18 @@ fn debug_redacts_password_and_payloads() {
     let text = format!("{p:?}");
     assert!(text.contains("<14 bytes>") && !text.contains("secret"), "{text}");
 }
+
+#[test]
+fn authentication_method_required() {
+    // AUTH with a reason code and empty properties; CONNECT 5.0 with authentication data only.
+    assert_eq!(
+        decode(&[0xF0, 0x02, 0x18, 0x00], V5),
+        Err(DecodeError::AuthenticationMethodMissing)
+    );
+    let mut b = vec![
+        0x10, 0x00, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x3C,
+    ];
+    b.extend_from_slice(&[0x04, 0x16, 0x00, 0x01, 0xAA, 0x00, 0x01, b'c']);
+    b[1] = (b.len() - 2) as u8;
+    assert_eq!(decode(&b, V5), Err(DecodeError::AuthenticationMethodMissing));
+}

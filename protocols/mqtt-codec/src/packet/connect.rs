@@ -329,6 +329,13 @@ impl PropertySet for ConnectProperties {
         }
     }
 
+    fn check(&self) -> Result<(), DecodeError> {
+        if self.authentication_data.is_some() && self.authentication_method.is_none() {
+            return Err(DecodeError::AuthenticationMethodMissing);
+        }
+        Ok(())
+    }
+
     fn visit<S: PropSink>(&self, s: &mut S) {
         s.opt_u32(id::SESSION_EXPIRY_INTERVAL, self.session_expiry_interval);
         s.opt_u16(id::RECEIVE_MAXIMUM, self.receive_maximum);

@@ -159,14 +159,18 @@ impl Auth {
         }
     }
 
-    /// Decodes an AUTH body (5.0 only; the caller rejects AUTH on 3.x).
+    /// Decodes an AUTH body (5.0 only; the caller rejects AUTH on 3.x). Unless the body is empty (Success, no
+    /// properties), the Authentication Method is required.
     pub(crate) fn decode(src: &Bytes) -> Result<Auth, DecodeError> {
-        let (reason_code, properties) = finish(parse_reason_and_props(
+        let (reason_code, properties): (_, AuthProperties) = finish(parse_reason_and_props(
             src,
             src,
             PacketType::Auth,
             ReasonCode::Success,
         ))?;
+        if !src.is_empty() && properties.authentication_method.is_none() {
+            return Err(DecodeError::AuthenticationMethodMissing);
+        }
         Ok(Auth {
             reason_code,
             properties,

@@ -171,6 +171,8 @@ pub fn connect(v: ProtocolVersion) -> impl Strategy<Value = Packet> {
             of(binary()),
         )
             .prop_map(|(sei, rm, mps, tam, rri, rpi, up, am, ad)| ConnectProperties {
+                // Authentication data only comes with a method.
+                authentication_data: ad.filter(|_| am.is_some()),
                 session_expiry_interval: sei,
                 receive_maximum: rm,
                 maximum_packet_size: mps,
@@ -179,7 +181,6 @@ pub fn connect(v: ProtocolVersion) -> impl Strategy<Value = Packet> {
                 request_problem_information: rpi,
                 user_properties: up,
                 authentication_method: am,
-                authentication_data: ad,
             })
             .boxed()
     } else {
@@ -478,12 +479,15 @@ pub fn disconnect(v: ProtocolVersion) -> impl Strategy<Value = Packet> {
 pub fn auth() -> impl Strategy<Value = Packet> {
     (
         prop::sample::select(ReasonCode::all_for(PacketType::Auth)),
-        of(string()),
+        string(),
         of(binary()),
         of(string()),
         users(),
     )
         .prop_map(|(reason_code, am, ad, rs, up)| {
+            // A method is required unless the packet is the empty short form, where the encoder drops nothing.
+            let full = reason_code != ReasonCode::Success || ad.is_some() || rs.is_some() || !up.is_empty();
+            let am = full.then_some(am);
             Packet::Auth(Auth {
                 reason_code,
                 properties: AuthProperties {
