@@ -22,6 +22,7 @@ pub use crate::core::{
     SubscribeError, SubscribeRequest,
 };
 pub use config::{CoreConfig, QueueDropPolicy};
+pub use connection::Violation;
 pub use connection::{ConnMeta, MqttConnection, TransportKind};
 pub use message::{Message, SessionId};
 pub use persistence::{CommitTicket, MemoryPersistence, Persistence, SessionRecord, SubscriptionRecord};

@@ -7,6 +7,9 @@ mod connect;
 mod outbound;
 mod publish;
 mod subscribe;
+mod violation;
+
+pub use violation::Violation;
 
 use crate::core::{BrokerCore, DetachKind, Fanout};
 use crate::persistence::CommitTicket;
@@ -194,7 +197,7 @@ impl MqttConnection {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    self.decode_failed(now, &e, peeked_level);
+                    self.decode_failed(now, e, peeked_level);
                     break;
                 }
             }
@@ -205,11 +208,10 @@ impl MqttConnection {
         self.fanout.flush();
     }
 
-    fn decode_failed(&mut self, now: Instant, e: &DecodeError, peeked_level: Option<u8>) {
-        tracing::warn!(client_id = self.client_id().unwrap_or(""), peer = %self.meta.peer, error = %e,
-            "malformed packet, closing");
-        let code = e.reason_code();
+    fn decode_failed(&mut self, now: Instant, e: DecodeError, peeked_level: Option<u8>) {
         if self.phase == Phase::AwaitConnect {
+            tracing::warn!(peer = %self.meta.peer, error = %e, "malformed CONNECT, closing");
+            let code = e.reason_code();
             if matches!(
                 e,
                 DecodeError::UnsupportedProtocolVersion(_) | DecodeError::InvalidProtocolName
@@ -225,7 +227,7 @@ impl MqttConnection {
             }
             return;
         }
-        self.violation(now, code, "malformed packet");
+        self.violation(now, Violation::Malformed(e));
     }
 
     fn handle_packet(&mut self, now: Instant, packet: Packet) {
@@ -245,9 +247,7 @@ impl MqttConnection {
             return;
         }
         match packet {
-            Packet::Connect(_) => {
-                self.violation(now, ReasonCode::ProtocolError, "[MQTT-3.1.0-2] second CONNECT")
-            }
+            Packet::Connect(_) => self.violation(now, Violation::SecondConnect),
             Packet::Publish(p) => self.on_publish(now, p),
             Packet::PubAck(a) => self.on_puback(a),
             Packet::PubRec(a) => self.on_pubrec(a),
@@ -257,28 +257,17 @@ impl MqttConnection {
             Packet::Unsubscribe(u) => self.on_unsubscribe(u),
             Packet::PingReq => self.control.push_back(Packet::PingResp),
             Packet::Disconnect(d) => self.on_disconnect(now, d),
-            Packet::Auth(_) => self.violation(
-                now,
-                ReasonCode::ProtocolError,
-                "[MQTT-3.15.0-1] AUTH without enhanced authentication in use",
-            ),
-            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => self
-                .violation(
-                    now,
-                    ReasonCode::ProtocolError,
-                    "server-to-client packet received from a client",
-                ),
+            Packet::Auth(_) => self.violation(now, Violation::UnexpectedAuth),
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
+                self.violation(now, Violation::ServerPacket)
+            }
         }
     }
 
     fn on_disconnect(&mut self, now: Instant, d: Disconnect) {
         if let Some(secs) = d.properties.session_expiry_interval {
             if self.connect_expiry == 0 && secs != 0 {
-                self.violation(
-                    now,
-                    ReasonCode::ProtocolError,
-                    "[MQTT-3.14.2-2] session expiry set in DISCONNECT after 0 in CONNECT",
-                );
+                self.violation(now, Violation::ExpiryRaisedFromZero);
                 return;
             }
             if let Some(s) = &self.session {
@@ -316,10 +305,13 @@ impl MqttConnection {
         }
     }
 
-    /// A protocol violation by the client: DISCONNECT with `code` on 5.0, plain close on 3.x; will published.
-    fn violation(&mut self, now: Instant, code: ReasonCode, why: &str) {
+    /// A protocol violation by the client: DISCONNECT with its reason code on 5.0, plain close on 3.x; the
+    /// will is published.
+    fn violation(&mut self, now: Instant, v: Violation) {
         Stats::add(&self.core.stats.violations, 1);
-        tracing::warn!(client_id = self.client_id().unwrap_or(""), peer = %self.meta.peer, reason = %code, "{why}");
+        let code = v.reason_code();
+        tracing::warn!(client_id = self.client_id().unwrap_or(""), peer = %self.meta.peer, reason = %code,
+            "closing: {v}");
         if self.is_v5() && self.phase == Phase::Connected {
             self.control.push_back(Packet::Disconnect(Disconnect::new(code)));
         }

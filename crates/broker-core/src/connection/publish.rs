@@ -1,7 +1,7 @@
 //! Inbound PUBLISH (QoS 0/1/2, topic aliases, receive maximum, authorization, exactly-once) and the client's
 //! acknowledgements of our deliveries (PUBACK, PUBREC, PUBREL, PUBCOMP).
 
-use super::MqttConnection;
+use super::{MqttConnection, Violation};
 use crate::core::PublishOutcome;
 use crate::message::Message;
 use crate::persistence::CommitTicket;
@@ -47,37 +47,21 @@ impl MqttConnection {
         Stats::add(&self.core.stats.messages_in, 1);
         let cfg = &self.core.config;
         if p.qos > cfg.maximum_qos {
-            return self.violation(
-                now,
-                ReasonCode::QoSNotSupported,
-                "[MQTT-3.2.2-11] QoS above Maximum QoS",
-            );
+            return self.violation(now, Violation::QoSNotSupported);
         }
         if p.retain && !cfg.retain_available {
-            return self.violation(
-                now,
-                ReasonCode::RetainNotSupported,
-                "[MQTT-3.2.2-14] RETAIN not available",
-            );
+            return self.violation(now, Violation::RetainNotSupported);
         }
         // Topic alias resolution ([MQTT-3.3.2-10], [MQTT-3.3.2-11]).
         if let Some(alias) = p.properties.topic_alias.take() {
             if alias.get() > cfg.topic_alias_maximum {
-                return self.violation(
-                    now,
-                    ReasonCode::TopicAliasInvalid,
-                    "[MQTT-3.3.2-9] topic alias above maximum",
-                );
+                return self.violation(now, Violation::TopicAliasTooLarge);
             }
             if p.topic.is_empty() {
                 match self.inbound_aliases.get(&alias.get()) {
                     Some(topic) => p.topic = topic.clone(),
                     None => {
-                        return self.violation(
-                            now,
-                            ReasonCode::ProtocolError,
-                            "unknown topic alias (section 3.3.2.3.4)",
-                        );
+                        return self.violation(now, Violation::UnknownTopicAlias);
                     }
                 }
             } else {
@@ -85,18 +69,14 @@ impl MqttConnection {
             }
         }
         if p.topic.is_empty() {
-            return self.violation(now, ReasonCode::ProtocolError, "[MQTT-3.3.2-1] empty topic name");
+            return self.violation(now, Violation::EmptyTopic);
         }
         if p.qos != QoS::AtMostOnce && self.inbound_inflight() >= usize::from(cfg.max_inflight) {
             let duplicate = p.qos == QoS::ExactlyOnce
                 && p.packet_id
                     .is_some_and(|id| self.session.as_ref().is_some_and(|s| s.qos2_is_pending(id)));
             if !duplicate {
-                return self.violation(
-                    now,
-                    ReasonCode::ReceiveMaximumExceeded,
-                    "[MQTT-3.3.4-9] more QoS 1/2 publishes in flight than Receive Maximum",
-                );
+                return self.violation(now, Violation::ReceiveMaximumExceeded);
             }
         }
         let Some(session) = self.session.clone() else {

@@ -1,7 +1,7 @@
 //! SUBSCRIBE → SUBACK and UNSUBSCRIBE → UNSUBACK for one connection; the semantics live in
 //! [`BrokerCore::subscribe`](crate::BrokerCore::subscribe).
 
-use super::MqttConnection;
+use super::{MqttConnection, Violation};
 use crate::core::{SubscribeError, SubscribeRequest};
 use std::time::Instant;
 use tern_mqtt_codec::{AckProperties, Packet, QoS, ReasonCode, SubAck, Subscribe, UnsubAck, Unsubscribe};
@@ -31,8 +31,8 @@ impl MqttConnection {
                         "subscription refused");
                     if v5 { code } else { ReasonCode::UnspecifiedError }
                 }
-                Err(SubscribeError::Protocol(why)) => {
-                    return self.violation(now, ReasonCode::ProtocolError, why);
+                Err(SubscribeError::NoLocalOnShared) => {
+                    return self.violation(now, Violation::NoLocalOnShared);
                 }
             };
             codes.push(code);

@@ -29,9 +29,9 @@ pub enum SubscribeError {
     /// Refused for this filter only: the code goes into SUBACK (0x80 on 3.x whatever the code).
     #[error("subscription refused: {0}")]
     Refused(ReasonCode),
-    /// A protocol violation: the connection is closed (DISCONNECT 0x82 on 5.0).
-    #[error("{0}")]
-    Protocol(&'static str),
+    /// No Local on a shared subscription: a protocol violation, the connection is closed.
+    #[error("[MQTT-3.8.3-4] No Local set on a shared subscription")]
+    NoLocalOnShared,
 }
 
 impl BrokerCore {
@@ -64,9 +64,7 @@ impl BrokerCore {
         let shared_inner = self.check_filter(req.filter).map_err(SubscribeError::Refused)?;
         let is_shared = shared_inner.is_some();
         if is_shared && req.options.no_local {
-            return Err(SubscribeError::Protocol(
-                "[MQTT-3.8.3-4] No Local set on a shared subscription",
-            ));
+            return Err(SubscribeError::NoLocalOnShared);
         }
         let inner = shared_inner.unwrap_or(req.filter);
         if self

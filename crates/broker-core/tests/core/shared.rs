@@ -52,5 +52,23 @@ fn unacked_shared_messages_go_to_another_member() {
         redelivered.iter().map(payload).collect::<Vec<_>>(),
         lost.iter().map(payload).collect::<Vec<_>>()
     );
-    let _ = ReasonCode::Success;
+}
+
+#[test]
+fn no_local_on_shared_subscription_is_protocol_error() {
+    let w = World::quiet();
+    let mut a = w.connect5("a", true, 0);
+    a.send(&tern_mqtt_codec::Packet::Subscribe(tern_mqtt_codec::Subscribe {
+        packet_id: pid(1),
+        properties: Default::default(),
+        filters: vec![tern_mqtt_codec::SubscribeFilter {
+            filter: "$share/g/t".into(),
+            options: tern_mqtt_codec::SubscriptionOptions {
+                no_local: true,
+                ..sub_opts(QoS::AtMostOnce)
+            },
+        }],
+    }));
+    assert_eq!(disconnect_code(&a.recv()), Some(ReasonCode::ProtocolError));
+    assert!(a.conn.is_closed());
 }
