@@ -90,8 +90,9 @@ pub struct SubscriptionRecord {
 /// Where durable state goes. Every method is called without any core lock held and must not block for
 /// long: a store that needs I/O queues the work and completes tickets from its own thread.
 pub trait Persistence: Send + Sync {
-    /// A QoS 1/2 message was accepted for the durable sessions named in `durable_sessions` and/or the
-    /// retained store (`retained`). `None` = already durable; `Some(ticket)` = ack only after completion.
+    /// A message was accepted: QoS 1/2 queued for the durable sessions named in `durable_sessions`, and/or
+    /// (`retained`) it changed the retained store — set or replaced, or deleted when its payload is empty.
+    /// `None` = already durable; `Some(ticket)` = the publisher's PUBACK/PUBREC waits for completion.
     fn message_accepted(
         &self,
         msg: &Arc<Message>,

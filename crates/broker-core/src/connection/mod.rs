@@ -346,7 +346,8 @@ impl MqttConnection {
                         ReasonCode::ServerShuttingDown,
                     )));
                 }
-                self.close(now, DetachKind::Normal);
+                // The server closes without a DISCONNECT 0x00 from the client: wills are published (3.1.2.5).
+                self.close(now, DetachKind::Abnormal);
             } else {
                 self.check_current();
             }

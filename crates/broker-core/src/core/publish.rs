@@ -51,10 +51,23 @@ impl BrokerCore {
         strict_retain: bool,
         fanout: &mut Fanout,
     ) -> Result<PublishOutcome, PublishError> {
-        let mut retained_stored = false;
+        self.publish_inner(msg, now, strict_retain, true, fanout)
+    }
+
+    /// [`BrokerCore::publish`], optionally without the persistence hook (`$SYS` is not worth an fsync).
+    pub(crate) fn publish_inner(
+        &self,
+        msg: Arc<Message>,
+        now: Instant,
+        strict_retain: bool,
+        persist: bool,
+        fanout: &mut Fanout,
+    ) -> Result<PublishOutcome, PublishError> {
+        // True when the retained store changed (set, replaced or deleted by an empty payload).
+        let mut retained_changed = false;
         if msg.retain {
             match lock(&self.retained).set(msg.clone()) {
-                Ok(()) => retained_stored = !msg.payload.is_empty(),
+                Ok(()) => retained_changed = true,
                 Err(e) => {
                     tracing::warn!(topic = %msg.topic, error = %e, "retained message not stored");
                     if strict_retain {
@@ -69,11 +82,13 @@ impl BrokerCore {
             matched,
             commit: None,
         };
-        if msg.qos != QoS::AtMostOnce && (retained_stored || !fanout.durable.is_empty()) {
-            outcome.commit = self
+        if persist && (retained_changed || !fanout.durable.is_empty()) {
+            let ticket = self
                 .hooks
                 .persistence
-                .message_accepted(&msg, &fanout.durable, retained_stored);
+                .message_accepted(&msg, &fanout.durable, retained_changed);
+            // Only QoS 1/2 publishers wait; a QoS 0 message is written behind their back.
+            outcome.commit = ticket.filter(|_| msg.qos != QoS::AtMostOnce);
         }
         Ok(outcome)
     }

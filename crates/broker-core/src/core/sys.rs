@@ -51,7 +51,7 @@ impl BrokerCore {
                 publisher: None,
             };
             // `$SYS` must not crowd out client messages: a full retained store just skips it.
-            let _ = self.publish(Arc::new(msg), now, false, fanout);
+            let _ = self.publish_inner(Arc::new(msg), now, false, false, fanout);
         }
     }
 }

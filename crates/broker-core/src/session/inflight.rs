@@ -123,12 +123,19 @@ impl Inflight {
         }
     }
 
-    /// Entries still to resend, in order, with the flag cleared.
-    pub(crate) fn take_resends(&mut self) -> impl Iterator<Item = &Entry> {
-        self.entries.iter_mut().filter(|e| e.resend).map(|e| {
-            e.resend = false;
-            &*e
-        })
+    /// Entries still to resend, in order, with the flag cleared: at most as many as keep the number sent on
+    /// this connection within `window` (a client may come back with a smaller Receive Maximum).
+    pub(crate) fn take_resends(&mut self, window: usize) -> impl Iterator<Item = &Entry> {
+        let sent = self.entries.iter().filter(|e| !e.resend).count();
+        let budget = window.saturating_sub(sent);
+        self.entries
+            .iter_mut()
+            .filter(|e| e.resend)
+            .take(budget)
+            .map(|e| {
+                e.resend = false;
+                &*e
+            })
     }
 
     /// Removes the PUBLISH-stage entries (no PUBREC yet) that `pred` selects: shared-group messages handed

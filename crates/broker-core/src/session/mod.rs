@@ -235,7 +235,7 @@ impl SessionHandle {
     pub fn pull(&self, now: Instant, window: usize, out: &mut Vec<Outbound>) -> PullStats {
         let mut stats = PullStats::default();
         let Some(mut st) = self.state() else { return stats };
-        for e in st.inflight.take_resends() {
+        for e in st.inflight.take_resends(window) {
             out.push(match e.stage {
                 Stage::Comp => Outbound::PubRel(e.packet_id),
                 Stage::Ack | Stage::Rec => Outbound::Publish {

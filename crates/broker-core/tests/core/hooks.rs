@@ -13,6 +13,7 @@ use tern_mqtt_codec::{Connect, Packet, ProtocolVersion, QoS, ReasonCode};
 #[derive(Default)]
 struct SlowStore {
     pending: Mutex<Vec<CommitTicket>>,
+    retained: Mutex<Vec<(String, usize)>>,
     saved: Mutex<Vec<SessionRecord>>,
     removed: Mutex<Vec<String>>,
     acked: Mutex<Vec<u16>>,
@@ -27,7 +28,13 @@ impl SlowStore {
 }
 
 impl Persistence for SlowStore {
-    fn message_accepted(&self, _: &Arc<Message>, _: &[Arc<str>], _: bool) -> Option<CommitTicket> {
+    fn message_accepted(&self, msg: &Arc<Message>, _: &[Arc<str>], retained: bool) -> Option<CommitTicket> {
+        if retained {
+            self.retained
+                .lock()
+                .unwrap()
+                .push((msg.topic.to_string(), msg.payload.len()));
+        }
         let t = CommitTicket::new();
         self.pending.lock().unwrap().push(t.clone());
         Some(t)
@@ -277,4 +284,23 @@ fn stats_count_traffic() {
     assert_eq!(st.messages_in, 1);
     assert_eq!(st.messages_out, 1);
     assert!(st.bytes_in > 0 && st.bytes_out > 0);
+}
+
+#[test]
+fn retained_changes_reach_the_store_but_sys_does_not() {
+    let store = Arc::new(SlowStore::default());
+    let hooks = Hooks {
+        persistence: store.clone(),
+        ..Hooks::default()
+    };
+    let mut w = World::with_hooks(CoreConfig::default(), hooks);
+    w.at(0);
+    let mut p = w.connect5("p", true, 0);
+    p.publish_retained("r", "x", QoS::AtMostOnce, 0);
+    p.publish_retained("r", "", QoS::AtMostOnce, 0);
+    assert!(p.recv().iter().all(|p| !matches!(p, Packet::PubAck(_))));
+    assert_eq!(
+        *store.retained.lock().unwrap(),
+        vec![("r".to_owned(), 1), ("r".to_owned(), 0)]
+    );
 }

@@ -218,3 +218,37 @@ fn core_poll_timeout_tracks_session_expiry() {
         Some(w.t0 + std::time::Duration::from_secs(42))
     );
 }
+
+#[test]
+fn resume_with_smaller_receive_maximum_resends_within_window() {
+    let w = World::quiet();
+    let mut s = w.connect5("s", true, 300);
+    s.subscribe("t", QoS::AtLeastOnce);
+    let mut p = w.connect5("p", true, 0);
+    for i in 1..=3 {
+        p.publish("t", &format!("m{i}"), QoS::AtLeastOnce, i);
+    }
+    assert_eq!(s.publishes().len(), 3);
+    s.conn.handle_close(w.now);
+    let mut c = connect_packet(ProtocolVersion::V5, "s", false);
+    c.properties.session_expiry_interval = Some(300);
+    c.properties.receive_maximum = Some(1);
+    let (mut s, _) = w.connect_with(c);
+    let first = s.publishes();
+    assert_eq!(first.iter().map(payload).collect::<Vec<_>>(), ["m1"]);
+    assert!(first[0].dup);
+    s.puback(first[0].packet_id.expect("id"));
+    let second = s.publishes();
+    assert_eq!(second.iter().map(payload).collect::<Vec<_>>(), ["m2"]);
+    assert!(second[0].dup);
+}
+
+#[test]
+fn shutdown_publishes_wills() {
+    let w = World::quiet();
+    let (mut a, _) = w.connect_with(with_will("a", None, 0, true));
+    w.core.shutdown();
+    a.recv();
+    assert!(a.conn.is_closed());
+    assert_eq!(w.core.stats().wills, 1);
+}
