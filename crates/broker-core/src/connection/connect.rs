@@ -138,6 +138,7 @@ impl MqttConnection {
             properties: props,
         })));
         self.session = Some(attached.handle);
+        self.span.record("client_id", &*client_id);
         self.client_id = Some(client_id);
         self.identity = identity;
         self.phase = Phase::Connected;

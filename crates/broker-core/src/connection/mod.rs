@@ -104,6 +104,8 @@ pub struct MqttConnection {
     closing: bool,
     /// CONNACK success was counted in the connection gauge.
     counted: bool,
+    /// `mqtt` span with peer, transport and (once known) client id; entered by every entry point.
+    span: tracing::Span,
 }
 
 impl std::fmt::Debug for MqttConnection {
@@ -123,6 +125,8 @@ impl MqttConnection {
     pub fn new(core: Arc<BrokerCore>, meta: ConnMeta, notifier: Notifier, now: Instant) -> MqttConnection {
         let conn_id = core.register_connection(notifier.clone());
         let connect_deadline = now + core.config.connect_timeout;
+        let span = tracing::info_span!("mqtt", peer = %meta.peer, transport = ?meta.transport,
+            client_id = tracing::field::Empty);
         MqttConnection {
             core,
             meta,
@@ -150,6 +154,7 @@ impl MqttConnection {
             pulled: Vec::new(),
             closing: false,
             counted: false,
+            span,
         }
     }
 
@@ -180,6 +185,8 @@ impl MqttConnection {
     /// Decodes and handles every complete packet in `buf`, leaving an incomplete tail in it. A decode error
     /// closes the connection (DISCONNECT or CONNACK with the error's reason code on 5.0).
     pub fn handle_read(&mut self, now: Instant, buf: &mut BytesMut) {
+        let span = self.span.clone();
+        let _entered = span.enter();
         while !self.closing {
             let version = self.version.unwrap_or(ProtocolVersion::V3_1_1);
             let peeked_level = if self.phase == Phase::AwaitConnect {
@@ -338,6 +345,8 @@ impl MqttConnection {
     /// Appends every pending outbound packet to `out`: control packets, acks whose commit is done, then
     /// retransmissions and queued deliveries as the client's Receive Maximum and our in-flight cap allow.
     pub fn poll_transmit(&mut self, now: Instant, out: &mut BytesMut) {
+        let span = self.span.clone();
+        let _entered = span.enter();
         let start = out.len();
         if !self.closing && self.phase == Phase::Connected {
             if self.core.is_shutting_down() {
@@ -392,6 +401,8 @@ impl MqttConnection {
 
     /// Closes a connection that missed its CONNECT deadline or its keep alive ([MQTT-3.1.2-24]).
     pub fn handle_timeout(&mut self, now: Instant) {
+        let span = self.span.clone();
+        let _entered = span.enter();
         if self.poll_timeout().is_none_or(|at| now < at) {
             return;
         }
@@ -417,6 +428,8 @@ impl MqttConnection {
 
     /// The transport closed or failed: abnormal unless DISCONNECT was received (the will is handled).
     pub fn handle_close(&mut self, now: Instant) {
+        let span = self.span.clone();
+        let _entered = span.enter();
         if !self.closing {
             tracing::info!(client_id = self.client_id().unwrap_or(""), "connection lost");
         }
