@@ -78,6 +78,12 @@ impl MqttConnection {
             Ok(identity) => identity,
             Err(code) => return self.refuse_connect(code),
         };
+        if let Some(w) = &c.will
+            && !self.core.hooks.policy.authorize_publish(&identity, &w.topic)
+        {
+            tracing::info!(peer = %self.meta.peer, topic = %w.topic, "will topic not authorized");
+            return self.refuse_connect(ReasonCode::NotAuthorized);
+        }
 
         let cfg = &self.core.config;
         let mut props = ConnAckProperties::default();

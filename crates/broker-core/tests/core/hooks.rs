@@ -304,3 +304,38 @@ fn retained_changes_reach_the_store_but_sys_does_not() {
         vec![("r".to_owned(), 1), ("r".to_owned(), 0)]
     );
 }
+
+#[test]
+fn will_topic_must_be_authorized() {
+    let w = policy_world();
+    let mut c = connect_packet(ProtocolVersion::V5, "x", true);
+    c.will = Some(will("secret/w", "x", None));
+    let (_, ack) = w.connect_with(c);
+    assert_eq!(ack.reason_code, ReasonCode::NotAuthorized);
+}
+
+#[test]
+fn core_is_shareable_and_connections_are_sendable() {
+    fn shared<T: Send + Sync>() {}
+    fn sendable<T: Send>() {}
+    shared::<tern_broker_core::BrokerCore>();
+    sendable::<tern_broker_core::MqttConnection>();
+    shared::<tern_broker_core::SessionHandle>();
+}
+
+#[test]
+fn one_wake_up_per_session_per_read() {
+    let w = World::quiet();
+    let mut s = w.connect5("s", true, 0);
+    s.subscribe("t/#", QoS::AtMostOnce);
+    s.take_notified();
+    let mut p = w.connect5("p", true, 0);
+    let mut buf = bytes::BytesMut::new();
+    for i in 0..3 {
+        let pkt = Packet::Publish(publish_packet(&format!("t/{i}"), "x", QoS::AtMostOnce, 0));
+        tern_mqtt_codec::encode_packet(&pkt, ProtocolVersion::V5, &mut buf).unwrap();
+    }
+    p.conn.handle_read(w.now, &mut buf);
+    assert_eq!(s.take_notified(), 1);
+    assert_eq!(s.publishes().len(), 3);
+}

@@ -252,3 +252,20 @@ fn shutdown_publishes_wills() {
     assert!(a.conn.is_closed());
     assert_eq!(w.core.stats().wills, 1);
 }
+
+#[test]
+fn v311_redelivery_sets_dup() {
+    let w = World::quiet();
+    let mut s = w.connect311("s", false);
+    s.subscribe("t", QoS::AtLeastOnce);
+    let mut p = w.connect311("p", true);
+    p.publish("t", "m", QoS::AtLeastOnce, 1);
+    let first = s.publishes();
+    assert!(!first[0].dup);
+    s.conn.handle_close(w.now);
+    let (mut s, ack) = w.connect_with(connect_packet(ProtocolVersion::V3_1_1, "s", false));
+    assert!(ack.session_present);
+    let again = s.publishes();
+    assert!(again[0].dup);
+    assert_eq!(again[0].packet_id, first[0].packet_id);
+}
