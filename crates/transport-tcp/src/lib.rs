@@ -1,18 +1,24 @@
-//! MQTT over plain TCP: bind a listener with the socket options a broker wants (backlog, reuse, nodelay),
-//! cap concurrent connections, and hand every accepted stream to [`tern_broker::Broker::serve_stream`].
-//! No MQTT logic lives here.
+//! MQTT over plain TCP and over TLS: bind a listener with the socket options a broker wants (backlog, reuse,
+//! nodelay), cap concurrent connections, optionally read a PROXY protocol header, do the TLS handshake under a
+//! deadline, and hand every stream to [`tern_broker::Broker::serve_stream`]. No MQTT logic lives here.
+//!
+//! [`StreamListener`] is the shared accept loop; the WebSocket frontend builds on it too.
 
-use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
+mod listen;
+mod proxy;
+mod tls;
+
+pub use listen::{Incoming, ListenerStats, StreamListener};
+pub use proxy::{Prefixed, read_proxy_header};
+pub use tls::{TlsFrontend, classify_tls_error};
+
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tern_broker::{Broker, ConnMeta, TransportKind};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
-use tracing::{info, warn};
 
-/// Settings of one TCP listener.
+/// Settings of one TCP-based listener (plain TCP, TLS, WebSocket).
 #[derive(Debug, Clone)]
 pub struct TcpListenerConfig {
     /// Address to bind; port 0 picks a free port (tests).
@@ -25,6 +31,11 @@ pub struct TcpListenerConfig {
     pub nodelay: bool,
     /// TCP keepalive probes for half-open peers that never send again (MQTT keep alive 0).
     pub tcp_keepalive: Option<Duration>,
+    /// Expect a PROXY protocol v1/v2 header first and take the client address from it. Only behind a proxy
+    /// that always sends one: anyone who can reach the port could otherwise claim any address.
+    pub proxy_protocol: bool,
+    /// Time from accept to the end of every handshake before MQTT (PROXY header, TLS, WebSocket upgrade).
+    pub handshake_timeout: Duration,
 }
 
 impl Default for TcpListenerConfig {
@@ -35,29 +46,23 @@ impl Default for TcpListenerConfig {
             max_connections: 100_000,
             nodelay: true,
             tcp_keepalive: Some(Duration::from_secs(120)),
+            proxy_protocol: false,
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }
 
-/// A bound TCP listener, ready to [`run`](TcpFrontend::run).
+/// A bound plain-TCP listener, ready to [`run`](TcpFrontend::run).
 pub struct TcpFrontend {
-    listener: TcpListener,
-    config: TcpListenerConfig,
+    listener: StreamListener,
 }
 
 impl TcpFrontend {
     /// Binds the socket now, so the caller learns the real port and bind errors before serving.
     pub fn bind(config: TcpListenerConfig) -> io::Result<TcpFrontend> {
-        let listener = bind_socket(config.bind, config.backlog).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!(
-                    "cannot listen on TCP {}: {e} (is another broker running on that port?)",
-                    config.bind
-                ),
-            )
-        })?;
-        Ok(TcpFrontend { listener, config })
+        Ok(TcpFrontend {
+            listener: StreamListener::bind(config, "TCP")?,
+        })
     }
 
     /// The bound address (with the real port when 0 was asked for).
@@ -65,65 +70,24 @@ impl TcpFrontend {
         self.listener.local_addr()
     }
 
+    /// This listener's counters.
+    pub fn stats(&self) -> Arc<ListenerStats> {
+        self.listener.stats()
+    }
+
     /// Accepts connections until the broker shuts down; each is served on its own task.
     pub async fn run(self, broker: Broker) {
-        let permits = Arc::new(Semaphore::new(self.config.max_connections));
-        let mut shutdown = broker.shutdown_signal();
-        let local = self.local_addr().ok();
-        info!(addr = ?local, "MQTT over TCP listening");
-        loop {
-            let accepted = tokio::select! {
-                a = self.listener.accept() => a,
-                _ = shutdown.wait() => break,
-            };
-            let (stream, peer) = match accepted {
-                Ok(x) => x,
-                Err(e) => {
-                    // EMFILE and friends: back off briefly instead of spinning.
-                    warn!(error = %e, "TCP accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            let Ok(permit) = permits.clone().try_acquire_owned() else {
-                warn!(%peer, limit = self.config.max_connections, "TCP listener at max_connections: closing new connection");
-                drop(stream);
-                continue;
-            };
-            self.tune(&stream);
-            let broker = broker.clone();
-            tokio::spawn(async move {
+        self.listener
+            .run(broker, "TCP", |incoming: Incoming, broker: Broker| async move {
                 let meta = ConnMeta {
-                    peer,
+                    peer: incoming.peer,
                     transport: TransportKind::Tcp,
                     tls_identity: None,
                 };
-                broker.serve_stream(stream, meta, None).await;
-                drop(permit);
-            });
-        }
-        info!(addr = ?local, "MQTT over TCP listener stopped");
+                broker
+                    .serve_stream(incoming.stream, meta, Some(incoming.guard))
+                    .await;
+            })
+            .await;
     }
-
-    fn tune(&self, stream: &TcpStream) {
-        let sock = SockRef::from(stream);
-        if self.config.nodelay {
-            let _ = sock.set_tcp_nodelay(true);
-        }
-        if let Some(idle) = self.config.tcp_keepalive {
-            let _ = sock.set_tcp_keepalive(&TcpKeepalive::new().with_time(idle));
-        }
-    }
-}
-
-fn bind_socket(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
-    TcpListener::from_std(socket.into())
 }
