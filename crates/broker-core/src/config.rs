@@ -51,7 +51,9 @@ pub struct CoreConfig {
     pub retain_available: bool,
     /// Highest QoS supported (announced in CONNACK when below 2).
     pub maximum_qos: QoS,
-    /// Topic filters nobody may subscribe to (exact filter strings, compared after `$share` is stripped).
+    /// Topic filters that fence off part of the topic space: a subscription is refused when its filter (after
+    /// `$share/{group}/` is stripped) could match any topic a denied filter matches, so with `secret/#`
+    /// denied, `secret/+`, `+/x` and `#` are refused too.
     pub denied_filters: Vec<String>,
     /// Reason code in SUBACK for a denied filter: `UnspecifiedError` (0x80) or `NotAuthorized` (0x87).
     pub denied_reason: ReasonCode,

@@ -88,6 +88,38 @@ pub fn matches(filter: &str, topic: &str) -> bool {
     }
 }
 
+/// True when some topic name could match both filters: what a broker needs to fence off part of the topic
+/// space (a fence `secret/#` must refuse `secret/+` and `#` too, or they would receive its messages).
+/// Leading wildcards don't overlap `$`-levels ([MQTT-4.7.2-1]). Both arguments must be valid filters.
+pub fn filters_overlap(a: &str, b: &str) -> bool {
+    let mut la = a.split('/');
+    let mut lb = b.split('/');
+    let mut first = true;
+    loop {
+        match (la.next(), lb.next()) {
+            (None, None) => return true,
+            // `x/#` also matches the parent `x`, so a filter that ends where the other has `#` overlaps it.
+            (None, Some(rest)) | (Some(rest), None) => {
+                return rest == "#" && la.next().is_none() && lb.next().is_none();
+            }
+            (Some(x), Some(y)) => {
+                let wild_x = x == "+" || x == "#";
+                let wild_y = y == "+" || y == "#";
+                if first && ((wild_x && y.starts_with('$')) || (wild_y && x.starts_with('$'))) {
+                    return false;
+                }
+                if x == "#" || y == "#" {
+                    return true;
+                }
+                if !wild_x && !wild_y && x != y {
+                    return false;
+                }
+            }
+        }
+        first = false;
+    }
+}
+
 /// A shared subscription filter `$share/{group}/{filter}`, borrowed from the full filter string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SharedFilter<'a> {
@@ -224,5 +256,37 @@ mod tests {
         assert_eq!(parse_shared("$share/g/"), Err(TopicError::SharedWithoutFilter));
         assert_eq!(parse_shared("$share/g/a#"), Err(TopicError::MultiLevelWildcard));
         assert_eq!(parse_shared("$share/"), Err(TopicError::InvalidShareName));
+    }
+
+    #[test]
+    fn overlapping_filters_fence_the_topic_space() {
+        let yes = [
+            ("secret/#", "secret/+"),
+            ("secret/#", "#"),
+            ("secret/#", "+/a"),
+            ("secret/#", "secret"),
+            ("a/+", "+/b"),
+            ("a/b", "a/b"),
+            ("a", "a/#"),
+            ("+", "+"),
+            ("$SYS/#", "$SYS/+"),
+        ];
+        for (a, b) in yes {
+            assert!(filters_overlap(a, b), "{a} / {b}");
+            assert!(filters_overlap(b, a), "{b} / {a}");
+        }
+        let no = [
+            ("secret/#", "public/#"),
+            ("a/+", "a/b/c"),
+            ("a", "a/+"),
+            ("a/b", "a/c"),
+            ("$SYS/#", "#"),
+            ("$SYS/#", "+/broker"),
+            ("a/b/c", "a/b"),
+        ];
+        for (a, b) in no {
+            assert!(!filters_overlap(a, b), "{a} / {b}");
+            assert!(!filters_overlap(b, a), "{b} / {a}");
+        }
     }
 }

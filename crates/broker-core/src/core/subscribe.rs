@@ -71,7 +71,7 @@ impl BrokerCore {
             .config
             .denied_filters
             .iter()
-            .any(|d| d == req.filter || d == inner)
+            .any(|d| tern_mqtt_codec::topic::filters_overlap(d, inner))
         {
             tracing::info!(client_id = %handle.client_id(), filter = req.filter, "denied filter");
             return Err(SubscribeError::Refused(self.config.denied_reason));
