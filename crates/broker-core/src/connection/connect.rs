@@ -74,10 +74,11 @@ impl MqttConnection {
         } else {
             Arc::from(c.client_id.as_str())
         };
-        let identity = match self.core.hooks.policy.authenticate(&self.meta, &c) {
+        let mut identity = match self.core.hooks.policy.authenticate(&self.meta, &c) {
             Ok(identity) => identity,
             Err(code) => return self.refuse_connect(code),
         };
+        identity.client_id = Some(client_id.clone());
         if let Some(w) = &c.will
             && !self.core.hooks.policy.authorize_publish(&identity, &w.topic)
         {
