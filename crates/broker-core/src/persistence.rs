@@ -3,8 +3,10 @@
 //! acknowledged); `tern-store` implements it over redb. A publisher's PUBACK/PUBREC waits for the commit:
 //! [`Persistence::message_accepted`] may hand back a [`CommitTicket`] that the store completes later (after a
 //! group fsync), and the connection parks the ack until then. [`MemoryPersistence`] completes at once.
+//! A store hands its recovered state back through [`crate::Recovered`] and [`crate::BrokerCore::restore`].
 
 use crate::message::Message;
+use crate::session::{Delivery, WillMessage};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -65,8 +67,9 @@ impl fmt::Debug for CommitTicket {
     }
 }
 
-/// The durable picture of a session, written whenever it changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The durable picture of a session, written whenever it changes (attach, subscribe, unsubscribe, detach,
+/// will fired). Queued and in-flight messages are written separately, one row each, as they move.
+#[derive(Debug, Clone)]
 pub struct SessionRecord {
     /// The client identifier that keys the session.
     pub client_id: Arc<str>,
@@ -74,6 +77,10 @@ pub struct SessionRecord {
     pub expiry_interval: u32,
     /// Subscriptions: filter, maximum QoS, No Local, Retain As Published, subscription identifier.
     pub subscriptions: Vec<SubscriptionRecord>,
+    /// The will still to publish (the attached connection's, or a delayed one pending while offline).
+    pub will: Option<WillMessage>,
+    /// True while a connection is attached: a restart then counts as that connection's abnormal end.
+    pub online: bool,
 }
 
 /// One subscription as persisted.
@@ -87,24 +94,55 @@ pub struct SubscriptionRecord {
     pub subscription_id: Option<std::num::NonZeroU32>,
 }
 
+/// One durable session's copy of an accepted message: a row in that session's on-disk queue.
+#[derive(Debug, Clone)]
+pub struct DurableDelivery {
+    /// The session's client identifier.
+    pub client_id: Arc<str>,
+    /// Broker-wide sequence number: orders the session's queue and names the row in later calls.
+    pub seq: u64,
+    /// The delivery as queued (per-subscriber QoS, RETAIN, subscription ids).
+    pub delivery: Delivery,
+}
+
+/// What [`Persistence::message_accepted`] must make durable in one commit.
+#[derive(Debug)]
+pub struct Accepted<'a> {
+    /// The message.
+    pub msg: &'a Arc<Message>,
+    /// Its copies queued for durable sessions.
+    pub deliveries: &'a [DurableDelivery],
+    /// It changed the retained store: set or replaced, or deleted when its payload is empty.
+    pub retained: bool,
+    /// A QoS 2 publish from a durable session: (client id, packet id) now awaiting PUBREL. Committed with
+    /// the message, so a retransmission after a restart is recognised and not routed twice.
+    pub inbound_qos2: Option<(&'a Arc<str>, u16)>,
+}
+
 /// Where durable state goes. Every method is called without any core lock held and must not block for
-/// long: a store that needs I/O queues the work and completes tickets from its own thread.
+/// long: a store that needs I/O queues the work and completes tickets from its own thread. Calls for one
+/// session arrive in the order the session's state changed.
 pub trait Persistence: Send + Sync {
-    /// A message was accepted: QoS 1/2 queued for the durable sessions named in `durable_sessions`, and/or
-    /// (`retained`) it changed the retained store — set or replaced, or deleted when its payload is empty.
-    /// `None` = already durable; `Some(ticket)` = the publisher's PUBACK/PUBREC waits for completion.
-    fn message_accepted(
-        &self,
-        msg: &Arc<Message>,
-        durable_sessions: &[Arc<str>],
-        retained: bool,
-    ) -> Option<CommitTicket>;
-    /// A session was created or its subscriptions / expiry changed.
+    /// A message was accepted. `None` = already durable; `Some(ticket)` = the publisher's PUBACK/PUBREC
+    /// waits for completion.
+    fn message_accepted(&self, accepted: &Accepted<'_>) -> Option<CommitTicket>;
+    /// A session was created or its subscriptions, expiry, will or online state changed.
     fn session_saved(&self, record: &SessionRecord);
-    /// A session ended (expired, clean start, or expiry 0 at disconnect).
+    /// A session ended (expired, clean start, or expiry 0 at disconnect): forget it and its queue.
     fn session_removed(&self, client_id: &str);
-    /// A delivery to `client_id` with `packet_id` completed (PUBACK or PUBCOMP): the store may forget it.
+    /// A delivery to `client_id` with `packet_id` completed (PUBACK, PUBCOMP, or PUBREC refusing it).
     fn delivery_acked(&self, client_id: &str, packet_id: u16);
+    /// Queued row `seq` was sent as `packet_id`: after a restart it is re-sent with DUP and that id.
+    fn delivery_sent(&self, _client_id: &str, _seq: u64, _packet_id: u16) {}
+    /// The client sent PUBREC for `packet_id`: after a restart the PUBREL is re-sent, not the PUBLISH.
+    fn delivery_released(&self, _client_id: &str, _packet_id: u16) {}
+    /// Queued rows left the session without being delivered (dropped, expired, handed to another member).
+    fn deliveries_dropped(&self, _client_id: &str, _seqs: &[u64]) {}
+    /// PUBREL released inbound QoS 2 `packet_id`; `Some(ticket)` = the PUBCOMP waits for the commit, so the
+    /// publisher never reuses an id that a restarted broker would still treat as a duplicate.
+    fn inbound_released(&self, _client_id: &str, _packet_id: u16) -> Option<CommitTicket> {
+        None
+    }
 }
 
 /// In-memory persistence: nothing survives a restart, every commit is done at once.
@@ -112,7 +150,7 @@ pub trait Persistence: Send + Sync {
 pub struct MemoryPersistence;
 
 impl Persistence for MemoryPersistence {
-    fn message_accepted(&self, _: &Arc<Message>, _: &[Arc<str>], _: bool) -> Option<CommitTicket> {
+    fn message_accepted(&self, _: &Accepted<'_>) -> Option<CommitTicket> {
         None
     }
     fn session_saved(&self, _: &SessionRecord) {}

@@ -133,7 +133,15 @@ impl MqttConnection {
             publisher: Some(session.id()),
         });
         let strict = self.is_v5() && p.qos != QoS::AtMostOnce;
-        match self.core.publish(msg, now, strict, &mut self.fanout) {
+        // A durable publisher's QoS 2 id is committed with the message (exactly once across a restart).
+        let inbound = p
+            .packet_id
+            .filter(|_| p.qos == QoS::ExactlyOnce && session.expiry_interval() > 0)
+            .map(|id| (session.client_id(), id.get()));
+        match self
+            .core
+            .publish_qos2(msg, now, strict, inbound, &mut self.fanout)
+        {
             Ok(PublishOutcome { matched, commit }) => {
                 let code = if matched == 0 {
                     ReasonCode::NoMatchingSubscribers
@@ -153,12 +161,7 @@ impl MqttConnection {
 
     pub(super) fn on_puback(&mut self, a: PubAck) {
         let Some(s) = &self.session else { return };
-        if s.puback(a.packet_id) {
-            self.core
-                .hooks
-                .persistence
-                .delivery_acked(s.client_id(), a.packet_id.get());
-        } else {
+        if !s.puback(a.packet_id) {
             tracing::debug!(
                 client_id = self.client_id().unwrap_or(""),
                 id = a.packet_id,
@@ -173,11 +176,6 @@ impl MqttConnection {
         if s.pubrec(a.packet_id, accepted) {
             if accepted {
                 self.control.push_back(Packet::PubRel(PubAck::new(a.packet_id)));
-            } else {
-                self.core
-                    .hooks
-                    .persistence
-                    .delivery_acked(s.client_id(), a.packet_id.get());
             }
         } else if accepted {
             let code = if self.is_v5() {
@@ -194,13 +192,24 @@ impl MqttConnection {
 
     pub(super) fn on_pubrel(&mut self, a: PubAck) {
         let Some(s) = &self.session else { return };
-        let code = if s.qos2_released(a.packet_id) || !self.is_v5() {
+        let released = s.qos2_released(a.packet_id);
+        let code = if released || !self.is_v5() {
             ReasonCode::Success
         } else {
             ReasonCode::PacketIdentifierNotFound
         };
+        // The PUBCOMP waits until the store forgot the id, or a restarted broker could drop the next
+        // message that reuses it as a duplicate.
+        let commit = if released && s.expiry_interval() > 0 {
+            self.core
+                .hooks
+                .persistence
+                .inbound_released(s.client_id(), a.packet_id.get())
+        } else {
+            None
+        };
         self.queue_ack(
-            None,
+            commit,
             Packet::PubComp(PubAck {
                 reason_code: code,
                 ..PubAck::new(a.packet_id)
@@ -210,12 +219,7 @@ impl MqttConnection {
 
     pub(super) fn on_pubcomp(&mut self, a: PubAck) {
         let Some(s) = &self.session else { return };
-        if s.pubcomp(a.packet_id) {
-            self.core
-                .hooks
-                .persistence
-                .delivery_acked(s.client_id(), a.packet_id.get());
-        } else {
+        if !s.pubcomp(a.packet_id) {
             tracing::debug!(
                 client_id = self.client_id().unwrap_or(""),
                 id = a.packet_id,

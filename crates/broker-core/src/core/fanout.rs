@@ -2,6 +2,7 @@
 //! whole read's worth of publishes is routed before any notifier runs, without allocating per message.
 
 use crate::message::SessionId;
+use crate::persistence::DurableDelivery;
 use crate::router::Route;
 use crate::session::{Notifier, Session};
 use std::sync::Arc;
@@ -11,7 +12,10 @@ use std::sync::Arc;
 pub struct Fanout {
     pub(crate) routes: Vec<Route>,
     pub(crate) targets: Vec<(Arc<Session>, Route)>,
-    pub(crate) durable: Vec<Arc<str>>,
+    /// Copies queued for durable sessions by the publish in progress, for the persistence hook.
+    pub(crate) durable: Vec<DurableDelivery>,
+    /// Stored rows dropped from full queues, reported to the persistence hook after the locks are released.
+    pub(crate) dropped: Vec<(Arc<str>, Vec<u64>)>,
     wake: Vec<(SessionId, Notifier)>,
 }
 

@@ -3,12 +3,14 @@
 
 mod fanout;
 mod publish;
+mod restore;
 mod sessions;
 mod subscribe;
 mod sys;
 
 pub use fanout::Fanout;
 pub use publish::{PublishError, PublishOutcome};
+pub use restore::{Recovered, RecoveredDelivery, RecoveredSession, RestoreCounts};
 pub use sessions::{AttachRequest, Attached, DetachKind};
 pub use subscribe::{SubscribeError, SubscribeRequest};
 
@@ -70,6 +72,8 @@ pub struct BrokerCore {
     pub(crate) connections: Mutex<HashMap<u64, Notifier>>,
     pub(crate) next_conn_id: AtomicU64,
     pub(crate) next_session_id: AtomicU64,
+    /// Next durable sequence number: orders every session's stored queue (restored from the store).
+    pub(crate) next_seq: AtomicU64,
     pub(crate) shutting_down: AtomicBool,
     pub(crate) stats: Stats,
     pub(crate) started: Instant,
@@ -103,6 +107,7 @@ impl BrokerCore {
             connections: Mutex::new(HashMap::new()),
             next_conn_id: AtomicU64::new(1),
             next_session_id: AtomicU64::new(1),
+            next_seq: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
             stats: Stats::default(),
             started: now,

@@ -3,7 +3,7 @@
 
 use super::{BrokerCore, Fanout};
 use crate::message::{Message, SessionId};
-use crate::persistence::CommitTicket;
+use crate::persistence::{Accepted, CommitTicket, DurableDelivery};
 use crate::session::{Delivery, Enqueued, Session, lock};
 use crate::stats::Stats;
 use std::sync::Arc;
@@ -54,6 +54,20 @@ impl BrokerCore {
         self.publish_inner(msg, now, strict_retain, true, fanout)
     }
 
+    /// [`BrokerCore::publish`] for a QoS 2 message whose packet id (`inbound_qos2`: the publisher's client id
+    /// and the id) now awaits PUBREL: a durable publisher's id is committed with the message, so after a
+    /// restart its retransmission is acknowledged without being routed again.
+    pub fn publish_qos2(
+        &self,
+        msg: Arc<Message>,
+        now: Instant,
+        strict_retain: bool,
+        inbound_qos2: Option<(&Arc<str>, u16)>,
+        fanout: &mut Fanout,
+    ) -> Result<PublishOutcome, PublishError> {
+        self.publish_full(msg, now, strict_retain, true, inbound_qos2, fanout)
+    }
+
     /// [`BrokerCore::publish`], optionally without the persistence hook (`$SYS` is not worth an fsync).
     pub(crate) fn publish_inner(
         &self,
@@ -61,6 +75,18 @@ impl BrokerCore {
         now: Instant,
         strict_retain: bool,
         persist: bool,
+        fanout: &mut Fanout,
+    ) -> Result<PublishOutcome, PublishError> {
+        self.publish_full(msg, now, strict_retain, persist, None, fanout)
+    }
+
+    fn publish_full(
+        &self,
+        msg: Arc<Message>,
+        now: Instant,
+        strict_retain: bool,
+        persist: bool,
+        inbound_qos2: Option<(&Arc<str>, u16)>,
         fanout: &mut Fanout,
     ) -> Result<PublishOutcome, PublishError> {
         // True when the retained store changed (set, replaced or deleted by an empty payload).
@@ -82,11 +108,14 @@ impl BrokerCore {
             matched,
             commit: None,
         };
-        if persist && (retained_changed || !fanout.durable.is_empty()) {
-            let ticket = self
-                .hooks
-                .persistence
-                .message_accepted(&msg, &fanout.durable, retained_changed);
+        self.report_dropped(fanout);
+        if persist && (retained_changed || !fanout.durable.is_empty() || inbound_qos2.is_some()) {
+            let ticket = self.hooks.persistence.message_accepted(&Accepted {
+                msg: &msg,
+                deliveries: &fanout.durable,
+                retained: retained_changed,
+                inbound_qos2,
+            });
             // Only QoS 1/2 publishers wait; a QoS 0 message is written behind their back.
             outcome.commit = ticket.filter(|_| msg.qos != QoS::AtMostOnce);
         }
@@ -129,7 +158,15 @@ impl BrokerCore {
         matched
     }
 
-    /// Queues one delivery on a session (counting and logging drops) and schedules its wake-up.
+    /// Tells the persistence hook about stored rows dropped from full queues.
+    pub(crate) fn report_dropped(&self, fanout: &mut Fanout) {
+        for (client_id, seqs) in fanout.dropped.drain(..) {
+            self.hooks.persistence.deliveries_dropped(&client_id, &seqs);
+        }
+    }
+
+    /// Queues one delivery on a session (counting and logging drops) and schedules its wake-up. A QoS 1/2
+    /// delivery to a session with an expiry gets a sequence number and is listed in `fanout.durable`.
     pub(crate) fn deliver(&self, session: &Session, delivery: Delivery, fanout: &mut Fanout) -> bool {
         let limits = self.queue_limits();
         let mut st = lock(&session.state);
@@ -143,7 +180,14 @@ impl BrokerCore {
             return false;
         }
         let durable = delivery.qos != QoS::AtMostOnce && st.expiry_interval > 0;
-        let queued = match st.queue.push(delivery, &limits) {
+        let seq = if durable {
+            self.next_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        } else {
+            0
+        };
+        let record = durable.then(|| delivery.clone());
+        let mut dropped = Vec::new();
+        let queued = match st.queue.push(seq, delivery, &limits, &mut dropped) {
             Enqueued::Queued => true,
             Enqueued::DroppedOldest => {
                 Stats::add(&self.stats.dropped, 1);
@@ -156,9 +200,16 @@ impl BrokerCore {
                 false
             }
         };
+        if !dropped.is_empty() {
+            fanout.dropped.push((session.client_id.clone(), dropped));
+        }
         if queued {
-            if durable {
-                fanout.durable.push(session.client_id.clone());
+            if let Some(delivery) = record {
+                fanout.durable.push(DurableDelivery {
+                    client_id: session.client_id.clone(),
+                    seq,
+                    delivery,
+                });
             }
             if let Some(n) = &st.notifier {
                 fanout.wake(session.id, n.clone());
@@ -167,18 +218,21 @@ impl BrokerCore {
         queued
     }
 
-    /// Hands shared-group deliveries of a departing member (`from`) to other members of their groups.
-    /// Returns the ones no other member could take, in order.
+    /// Hands shared-group deliveries of a departing member (`from`) to other members of their groups: the
+    /// store moves each from `from`'s queue to the taker's. Returns the ones no other member could take,
+    /// in order, with their sequence numbers.
     pub(crate) fn reroute_shared(
         &self,
-        from: SessionId,
-        deliveries: Vec<Delivery>,
+        from_session: &Session,
+        deliveries: Vec<(u64, Delivery)>,
         fanout: &mut Fanout,
-    ) -> Vec<Delivery> {
+    ) -> Vec<(u64, Delivery)> {
+        let from = from_session.id;
         let mut left = Vec::new();
-        for mut d in deliveries {
+        let mut moved = Vec::new();
+        for (seq, mut d) in deliveries {
             let Some(key) = d.shared.clone() else {
-                left.push(d);
+                left.push((seq, d));
                 continue;
             };
             let pick = {
@@ -195,13 +249,31 @@ impl BrokerCore {
                     d.retain = entry.retain_as_published && d.msg.retain;
                     d.subscription_ids = entry.subscription_id.into();
                     tracing::debug!(group = ?key, to = %session.client_id, "shared message re-routed");
-                    if !self.deliver(&session, d.clone(), fanout) {
-                        left.push(d);
+                    fanout.durable.clear();
+                    if self.deliver(&session, d.clone(), fanout) {
+                        if seq != 0 {
+                            moved.push(seq);
+                        }
+                        for entry in fanout.durable.drain(..) {
+                            // Nobody waits on this commit: the message was acknowledged long ago.
+                            let _ = self.hooks.persistence.message_accepted(&Accepted {
+                                msg: &entry.delivery.msg.clone(),
+                                deliveries: std::slice::from_ref(&entry),
+                                retained: false,
+                                inbound_qos2: None,
+                            });
+                        }
+                    } else {
+                        left.push((seq, d));
                     }
                 }
-                None => left.push(d),
+                None => left.push((seq, d)),
             }
         }
+        if !moved.is_empty() {
+            fanout.dropped.push((from_session.client_id.clone(), moved));
+        }
+        self.report_dropped(fanout);
         left
     }
 }

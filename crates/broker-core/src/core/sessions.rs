@@ -99,7 +99,12 @@ impl BrokerCore {
                 },
                 None => {
                     let id = self.next_session_id.fetch_add(1, Ordering::Relaxed);
-                    let session = Arc::new(Session::new(id, req.client_id.clone(), req.expiry_interval));
+                    let session = Arc::new(Session::new(
+                        id,
+                        req.client_id.clone(),
+                        req.expiry_interval,
+                        self.hooks.persistence.clone(),
+                    ));
                     {
                         let mut st = lock(&session.state);
                         session.set_online(&mut st, true);
@@ -195,17 +200,17 @@ impl BrokerCore {
     }
 
     /// Re-routes shared deliveries and puts back, at the head and in order, the ones nobody else took.
-    fn keep_leftovers(&self, session: &Session, shared: Vec<Delivery>, fanout: &mut Fanout) {
+    fn keep_leftovers(&self, session: &Session, shared: Vec<(u64, Delivery)>, fanout: &mut Fanout) {
         if shared.is_empty() {
             return;
         }
-        let left = self.reroute_shared(session.id, shared, fanout);
+        let left = self.reroute_shared(session, shared, fanout);
         let mut st = lock(&session.state);
         if st.ended {
             return;
         }
-        for d in left.into_iter().rev() {
-            st.queue.push_front(d);
+        for (seq, d) in left.into_iter().rev() {
+            st.queue.push_front(seq, d);
         }
     }
 
@@ -247,12 +252,15 @@ impl BrokerCore {
                     table.by_id.remove(&session.id);
                 }
             }
+            let fired = will.is_some();
             if let Some(w) = will {
                 self.publish_will(w, now, fanout);
             }
             if end {
                 tracing::info!(client_id = %session.client_id, "session expired");
                 self.end_session(&session, fanout);
+            } else if fired {
+                self.save_session(&session);
             }
         }
     }
@@ -273,8 +281,8 @@ impl BrokerCore {
                 router.unsubscribe(session.id, f);
             }
         }
-        shared.retain(|d| d.qos != QoS::AtMostOnce);
-        let left = self.reroute_shared(session.id, shared, fanout);
+        shared.retain(|(_, d)| d.qos != QoS::AtMostOnce);
+        let left = self.reroute_shared(session, shared, fanout);
         Stats::add(&self.stats.dropped, left.len() as u64);
         self.hooks.persistence.session_removed(&session.client_id);
     }
@@ -299,6 +307,8 @@ impl BrokerCore {
                 client_id: session.client_id.clone(),
                 expiry_interval: st.expiry_interval,
                 subscriptions: st.subscriptions.values().cloned().collect(),
+                will: st.will.clone(),
+                online: st.online,
             }
         };
         self.hooks.persistence.session_saved(&record);

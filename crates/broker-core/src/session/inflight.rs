@@ -20,6 +20,8 @@ pub(crate) enum Stage {
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub(crate) packet_id: PacketId,
+    /// Durable sequence number (0 = not in the store).
+    pub(crate) seq: u64,
     pub(crate) delivery: Delivery,
     pub(crate) stage: Stage,
     /// Must be sent again (DUP PUBLISH or PUBREL) on the next pull: set when a connection resumes the session.
@@ -44,6 +46,14 @@ impl Inflight {
         self.entries.iter().position(|e| e.packet_id == id)
     }
 
+    /// The durable sequence number of the delivery in flight as `id` (0 if it is not stored).
+    pub(crate) fn seq_of(&self, id: PacketId) -> u64 {
+        self.entries
+            .iter()
+            .find(|e| e.packet_id == id)
+            .map_or(0, |e| e.seq)
+    }
+
     /// A packet id not in flight, or `None` if all 65,535 are.
     pub(crate) fn alloc_id(&mut self) -> Option<PacketId> {
         if self.entries.len() >= usize::from(u16::MAX) {
@@ -61,13 +71,26 @@ impl Inflight {
     }
 
     /// Records a delivery just sent.
-    pub(crate) fn push(&mut self, packet_id: PacketId, delivery: Delivery, stage: Stage) {
+    pub(crate) fn push(&mut self, packet_id: PacketId, seq: u64, delivery: Delivery, stage: Stage) {
         self.entries.push_back(Entry {
             packet_id,
+            seq,
             delivery,
             stage,
             resend: false,
         });
+    }
+
+    /// Puts back a delivery recovered from the store, marked for retransmission; ids continue after it.
+    pub(crate) fn restore(&mut self, packet_id: PacketId, seq: u64, delivery: Delivery, stage: Stage) {
+        if self.position(packet_id).is_some() {
+            return;
+        }
+        self.push(packet_id, seq, delivery, stage);
+        if let Some(e) = self.entries.back_mut() {
+            e.resend = true;
+        }
+        self.last_id = packet_id.get();
     }
 
     /// PUBACK: completes a QoS 1 delivery. `None` if the id is not awaiting a PUBACK.
@@ -143,12 +166,12 @@ impl Inflight {
     pub(crate) fn drain_unreceived(
         &mut self,
         mut pred: impl FnMut(&Delivery) -> bool,
-        out: &mut Vec<Delivery>,
+        out: &mut Vec<(u64, Delivery)>,
     ) {
         let mut kept = VecDeque::with_capacity(self.entries.len());
         while let Some(e) = self.entries.pop_front() {
             if e.stage != Stage::Comp && pred(&e.delivery) {
-                out.push(e.delivery);
+                out.push((e.seq, e.delivery));
             } else {
                 kept.push_back(e);
             }
@@ -190,10 +213,10 @@ mod tests {
         };
         let a = f.alloc_id().unwrap();
         assert_eq!(a.get(), u16::MAX);
-        f.push(a, delivery(), Stage::Ack);
+        f.push(a, 0, delivery(), Stage::Ack);
         let b = f.alloc_id().unwrap();
         assert_eq!(b.get(), 1);
-        f.push(b, delivery(), Stage::Ack);
+        f.push(b, 0, delivery(), Stage::Ack);
         f.last_id = u16::MAX - 1;
         assert_eq!(f.alloc_id().unwrap().get(), 2);
     }
@@ -202,7 +225,7 @@ mod tests {
     fn qos2_stages() {
         let mut f = Inflight::default();
         let id = f.alloc_id().unwrap();
-        f.push(id, delivery(), Stage::Rec);
+        f.push(id, 0, delivery(), Stage::Rec);
         assert!(f.ack(id).is_none());
         assert!(f.comp(id).is_none());
         assert!(f.rec(id, true));

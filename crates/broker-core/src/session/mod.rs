@@ -10,7 +10,7 @@ pub(crate) use inflight::{Inflight, Stage};
 pub(crate) use queue::{Enqueued, OutQueue, QueueLimits};
 
 use crate::message::{Message, SessionId};
-use crate::persistence::SubscriptionRecord;
+use crate::persistence::{Persistence, SubscriptionRecord};
 use crate::router::{SharedGroupKey, SubscriptionIds};
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
@@ -101,7 +101,6 @@ impl WillMessage {
 }
 
 /// A session: identity plus the state behind its own lock.
-#[derive(Debug)]
 pub(crate) struct Session {
     pub(crate) id: SessionId,
     pub(crate) client_id: Arc<str>,
@@ -110,6 +109,8 @@ pub(crate) struct Session {
     /// Lock order: taken after the router and the session table, never the other way round; never held
     /// while calling a notifier.
     pub(crate) state: Mutex<SessionState>,
+    /// The broker's persistence hook: deliveries sent, acknowledged and expired are reported to it.
+    pub(crate) store: Arc<dyn Persistence>,
 }
 
 /// Everything mutable about a session.
@@ -133,6 +134,15 @@ pub(crate) struct SessionState {
     pub(crate) expires_at: Option<Instant>,
 }
 
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl std::fmt::Debug for SessionState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionState")
@@ -145,10 +155,16 @@ impl std::fmt::Debug for SessionState {
 }
 
 impl Session {
-    pub(crate) fn new(id: SessionId, client_id: Arc<str>, expiry_interval: u32) -> Session {
+    pub(crate) fn new(
+        id: SessionId,
+        client_id: Arc<str>,
+        expiry_interval: u32,
+        store: Arc<dyn Persistence>,
+    ) -> Session {
         Session {
             id,
             client_id,
+            store,
             online: AtomicBool::new(false),
             state: Mutex::new(SessionState {
                 epoch: 0,
@@ -234,7 +250,31 @@ impl SessionHandle {
     /// ([MQTT-3.3.2-5]).
     pub fn pull(&self, now: Instant, window: usize, out: &mut Vec<Outbound>) -> PullStats {
         let mut stats = PullStats::default();
-        let Some(mut st) = self.state() else { return stats };
+        let mut sent = Vec::new();
+        let mut expired = Vec::new();
+        if let Some(mut st) = self.state() {
+            stats = Self::pull_locked(&mut st, now, window, out, &mut sent, &mut expired);
+        }
+        let store = &self.session.store;
+        for (seq, id) in sent {
+            store.delivery_sent(&self.session.client_id, seq, id);
+        }
+        if !expired.is_empty() {
+            store.deliveries_dropped(&self.session.client_id, &expired);
+        }
+        stats
+    }
+
+    /// [`SessionHandle::pull`] under the state lock; collects the stored rows sent and expired.
+    fn pull_locked(
+        st: &mut SessionState,
+        now: Instant,
+        window: usize,
+        out: &mut Vec<Outbound>,
+        sent: &mut Vec<(u64, u16)>,
+        expired: &mut Vec<u64>,
+    ) -> PullStats {
+        let mut stats = PullStats::default();
         for e in st.inflight.take_resends(window) {
             out.push(match e.stage {
                 Stage::Comp => Outbound::PubRel(e.packet_id),
@@ -249,9 +289,12 @@ impl SessionHandle {
             if front.qos != QoS::AtMostOnce && st.inflight.len() >= window {
                 break;
             }
-            let Some(d) = st.queue.pop() else { break };
+            let Some((seq, d)) = st.queue.pop() else { break };
             if d.msg.is_expired(now) {
                 stats.expired += 1;
+                if seq != 0 {
+                    expired.push(seq);
+                }
                 continue;
             }
             if d.qos == QoS::AtMostOnce {
@@ -263,7 +306,7 @@ impl SessionHandle {
                 continue;
             }
             let Some(id) = st.inflight.alloc_id() else {
-                st.queue.push_front(d);
+                st.queue.push_front(seq, d);
                 break;
             };
             let stage = if d.qos == QoS::ExactlyOnce {
@@ -271,7 +314,10 @@ impl SessionHandle {
             } else {
                 Stage::Ack
             };
-            st.inflight.push(id, d.clone(), stage);
+            st.inflight.push(id, seq, d.clone(), stage);
+            if seq != 0 {
+                sent.push((seq, id.get()));
+            }
             out.push(Outbound::Publish {
                 packet_id: Some(id),
                 dup: false,
@@ -283,17 +329,48 @@ impl SessionHandle {
 
     /// PUBACK from the client: true if it completed a QoS 1 delivery.
     pub fn puback(&self, id: PacketId) -> bool {
-        self.state().is_some_and(|mut st| st.inflight.ack(id).is_some())
+        let done = self.state().and_then(|mut st| st.inflight.ack(id));
+        self.report_done(id, done.as_ref().map(|e| e.seq))
     }
 
     /// PUBREC from the client: true if the id was a QoS 2 delivery (the caller then sends PUBREL).
     pub fn pubrec(&self, id: PacketId, accepted: bool) -> bool {
-        self.state().is_some_and(|mut st| st.inflight.rec(id, accepted))
+        let found = self.state().and_then(|mut st| {
+            let seq = st.inflight.seq_of(id);
+            st.inflight.rec(id, accepted).then_some(seq)
+        });
+        match found {
+            Some(seq) if seq != 0 && accepted => {
+                self.session
+                    .store
+                    .delivery_released(&self.session.client_id, id.get());
+                true
+            }
+            Some(_) if accepted => true,
+            Some(seq) => self.report_done(id, Some(seq)),
+            None => false,
+        }
     }
 
     /// PUBCOMP from the client: true if it completed a QoS 2 delivery.
     pub fn pubcomp(&self, id: PacketId) -> bool {
-        self.state().is_some_and(|mut st| st.inflight.comp(id).is_some())
+        let done = self.state().and_then(|mut st| st.inflight.comp(id));
+        self.report_done(id, done.as_ref().map(|e| e.seq))
+    }
+
+    /// Tells the store a stored delivery completed; true if one did (stored or not).
+    fn report_done(&self, id: PacketId, seq: Option<u64>) -> bool {
+        match seq {
+            Some(seq) => {
+                if seq != 0 {
+                    self.session
+                        .store
+                        .delivery_acked(&self.session.client_id, id.get());
+                }
+                true
+            }
+            None => false,
+        }
     }
 
     /// Deliveries in flight.
@@ -326,9 +403,8 @@ impl SessionHandle {
 
     /// Gives up on an in-flight delivery that cannot be sent (larger than the client's maximum packet size).
     pub fn discard_inflight(&self, id: PacketId) {
-        if let Some(mut st) = self.state() {
-            st.inflight.remove(id);
-        }
+        let gone = self.state().and_then(|mut st| st.inflight.remove(id));
+        self.report_done(id, gone.map(|e| e.seq));
     }
 
     /// Inbound QoS 2 ids awaiting PUBREL (they count against our Receive Maximum).

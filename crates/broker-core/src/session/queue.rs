@@ -17,10 +17,11 @@ pub(crate) enum Enqueued {
     DroppedOldest,
 }
 
-/// FIFO of deliveries with its byte total; the bytes are the shared message's size, not copies.
+/// FIFO of deliveries with its byte total; the bytes are the shared message's size, not copies. Each
+/// delivery carries its durable sequence number (0 = not in the store).
 #[derive(Debug, Default)]
 pub(crate) struct OutQueue {
-    items: VecDeque<Delivery>,
+    items: VecDeque<(u64, Delivery)>,
     bytes: usize,
 }
 
@@ -42,12 +43,19 @@ impl OutQueue {
         self.items.len() >= limits.max_messages || self.bytes + extra > limits.max_bytes
     }
 
-    /// Appends a delivery, applying the limits: QoS 0 is dropped when full, QoS 1/2 per policy.
-    pub(crate) fn push(&mut self, delivery: Delivery, limits: &QueueLimits) -> Enqueued {
+    /// Appends a delivery, applying the limits: QoS 0 is dropped when full, QoS 1/2 per policy. The
+    /// sequence numbers of stored deliveries dropped to make room are added to `dropped`.
+    pub(crate) fn push(
+        &mut self,
+        seq: u64,
+        delivery: Delivery,
+        limits: &QueueLimits,
+        dropped: &mut Vec<u64>,
+    ) -> Enqueued {
         let size = delivery.msg.size();
         if !self.is_full(size, limits) {
             self.bytes += size;
-            self.items.push_back(delivery);
+            self.items.push_back((seq, delivery));
             return Enqueued::Queued;
         }
         if delivery.qos == QoS::AtMostOnce || limits.policy == QueueDropPolicy::DropNew {
@@ -55,44 +63,50 @@ impl OutQueue {
         }
         // DropOldest: make room, but never loop forever on a message larger than the whole byte budget.
         while !self.items.is_empty() && self.is_full(size, limits) {
-            self.pop();
+            if let Some((s, _)) = self.pop().filter(|(s, _)| *s != 0) {
+                dropped.push(s);
+            }
         }
         if self.is_full(size, limits) {
             return Enqueued::DroppedNew;
         }
         self.bytes += size;
-        self.items.push_back(delivery);
+        self.items.push_back((seq, delivery));
         Enqueued::DroppedOldest
     }
 
     /// Puts a delivery back at the head (a shared-group message handed over from another member, or one
     /// taken back from the in-flight window); ignores the limits, as it was already admitted once.
-    pub(crate) fn push_front(&mut self, delivery: Delivery) {
+    pub(crate) fn push_front(&mut self, seq: u64, delivery: Delivery) {
         self.bytes += delivery.msg.size();
-        self.items.push_front(delivery);
+        self.items.push_front((seq, delivery));
     }
 
-    /// Takes the oldest delivery.
-    pub(crate) fn pop(&mut self) -> Option<Delivery> {
-        let d = self.items.pop_front()?;
+    /// Takes the oldest delivery with its sequence number.
+    pub(crate) fn pop(&mut self) -> Option<(u64, Delivery)> {
+        let (seq, d) = self.items.pop_front()?;
         self.bytes = self.bytes.saturating_sub(d.msg.size());
-        Some(d)
+        Some((seq, d))
     }
 
     /// The oldest delivery, without taking it.
     pub(crate) fn front(&self) -> Option<&Delivery> {
-        self.items.front()
+        self.items.front().map(|(_, d)| d)
     }
 
     /// Removes and returns every delivery matching `pred`, keeping the rest in order.
-    pub(crate) fn drain_where(&mut self, mut pred: impl FnMut(&Delivery) -> bool, out: &mut Vec<Delivery>) {
+    pub(crate) fn drain_where(
+        &mut self,
+        mut pred: impl FnMut(&Delivery) -> bool,
+        out: &mut Vec<(u64, Delivery)>,
+    ) {
         let mut kept = VecDeque::with_capacity(self.items.len());
-        while let Some(d) = self.items.pop_front() {
+        while let Some((seq, d)) = self.items.pop_front() {
             if pred(&d) {
                 self.bytes = self.bytes.saturating_sub(d.msg.size());
-                out.push(d);
+                out.push((seq, d));
             } else {
-                kept.push_back(d);
+                kept.push_back((seq, d));
             }
         }
         self.items = kept;
@@ -135,12 +149,26 @@ mod tests {
     fn qos0_dropped_when_full_whatever_the_policy() {
         let mut q = OutQueue::default();
         let l = limits(QueueDropPolicy::DropOldest);
-        assert_eq!(q.push(d(QoS::AtLeastOnce, "a"), &l), Enqueued::Queued);
-        assert_eq!(q.push(d(QoS::AtLeastOnce, "b"), &l), Enqueued::Queued);
-        assert_eq!(q.push(d(QoS::AtMostOnce, "c"), &l), Enqueued::DroppedNew);
-        assert_eq!(q.push(d(QoS::AtLeastOnce, "d"), &l), Enqueued::DroppedOldest);
-        assert_eq!(&q.pop().unwrap().msg.payload[..], b"b");
-        assert_eq!(&q.pop().unwrap().msg.payload[..], b"d");
+        let mut dropped = Vec::new();
+        assert_eq!(
+            q.push(1, d(QoS::AtLeastOnce, "a"), &l, &mut Vec::new()),
+            Enqueued::Queued
+        );
+        assert_eq!(
+            q.push(2, d(QoS::AtLeastOnce, "b"), &l, &mut Vec::new()),
+            Enqueued::Queued
+        );
+        assert_eq!(
+            q.push(0, d(QoS::AtMostOnce, "c"), &l, &mut Vec::new()),
+            Enqueued::DroppedNew
+        );
+        assert_eq!(
+            q.push(4, d(QoS::AtLeastOnce, "d"), &l, &mut dropped),
+            Enqueued::DroppedOldest
+        );
+        assert_eq!(dropped, vec![1]);
+        assert_eq!(&q.pop().unwrap().1.msg.payload[..], b"b");
+        assert_eq!(&q.pop().unwrap().1.msg.payload[..], b"d");
         assert_eq!(q.bytes, 0);
     }
 
@@ -152,8 +180,14 @@ mod tests {
             max_bytes: 4,
             policy: QueueDropPolicy::DropOldest,
         };
-        assert_eq!(q.push(d(QoS::AtLeastOnce, "a"), &l), Enqueued::Queued);
-        assert_eq!(q.push(d(QoS::AtLeastOnce, "too long"), &l), Enqueued::DroppedNew);
+        assert_eq!(
+            q.push(1, d(QoS::AtLeastOnce, "a"), &l, &mut Vec::new()),
+            Enqueued::Queued
+        );
+        assert_eq!(
+            q.push(2, d(QoS::AtLeastOnce, "too long"), &l, &mut Vec::new()),
+            Enqueued::DroppedNew
+        );
         assert_eq!(q.len(), 0, "room was made, in vain");
     }
 
@@ -161,8 +195,8 @@ mod tests {
     fn drain_keeps_order_and_bytes() {
         let mut q = OutQueue::default();
         let l = limits(QueueDropPolicy::DropNew);
-        q.push(d(QoS::AtMostOnce, "a"), &l);
-        q.push(d(QoS::AtLeastOnce, "b"), &l);
+        q.push(0, d(QoS::AtMostOnce, "a"), &l, &mut Vec::new());
+        q.push(2, d(QoS::AtLeastOnce, "b"), &l, &mut Vec::new());
         let mut out = Vec::new();
         q.drain_where(|d| d.qos == QoS::AtMostOnce, &mut out);
         assert_eq!(out.len(), 1);

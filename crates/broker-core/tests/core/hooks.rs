@@ -4,7 +4,7 @@ use crate::harness::*;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tern_broker_core::{
-    AttachRequest, AuthPolicy, CommitTicket, ConnMeta, CoreConfig, DetachKind, Hooks, Identity,
+    Accepted, AttachRequest, AuthPolicy, CommitTicket, ConnMeta, CoreConfig, DetachKind, Hooks, Identity,
     MemoryPersistence, Message, Outbound, Persistence, SessionRecord,
 };
 use tern_mqtt_codec::{Connect, Packet, ProtocolVersion, QoS, ReasonCode};
@@ -28,12 +28,12 @@ impl SlowStore {
 }
 
 impl Persistence for SlowStore {
-    fn message_accepted(&self, msg: &Arc<Message>, _: &[Arc<str>], retained: bool) -> Option<CommitTicket> {
-        if retained {
+    fn message_accepted(&self, a: &Accepted<'_>) -> Option<CommitTicket> {
+        if a.retained {
             self.retained
                 .lock()
                 .unwrap()
-                .push((msg.topic.to_string(), msg.payload.len()));
+                .push((a.msg.topic.to_string(), a.msg.payload.len()));
         }
         let t = CommitTicket::new();
         self.pending.lock().unwrap().push(t.clone());
@@ -106,7 +106,13 @@ fn memory_persistence_acks_at_once() {
         expires_at: None,
         publisher: None,
     });
-    assert!(p.message_accepted(&msg, &[], true).is_none());
+    let accepted = Accepted {
+        msg: &msg,
+        deliveries: &[],
+        retained: true,
+        inbound_qos2: None,
+    };
+    assert!(p.message_accepted(&accepted).is_none());
 }
 
 struct DenyTopic;
