@@ -132,7 +132,7 @@ impl Client {
     /// [`ConnectRefused`](crate::ErrorKind::ConnectRefused) carrying that code.
     pub async fn connect(opts: ConnectOptions) -> Result<(Client, ConnAck), ClientError> {
         let url = opts.server_url()?;
-        let stream = transport::open(&url, opts.timeout).await?;
+        let stream = transport::open_with(&url, opts.timeout, &opts.tls).await?;
         Client::handshake(stream, opts, url.transport().scheme()).await
     }
 

@@ -37,13 +37,16 @@ mod error;
 mod framing;
 mod options;
 mod raw;
+mod tls;
 mod transport;
+mod ws;
 
 pub use client::{Client, ClientHandle, PendingPublish, PublishOutcome, filter};
 pub use error::{ClientError, ErrorKind};
 pub use options::ConnectOptions;
 pub use raw::RawConnection;
-pub use transport::{BoxStream, ByteStream, ServerUrl, Transport, open};
+pub use tls::TlsOptions;
+pub use transport::{BoxStream, ByteStream, ServerUrl, Transport, open, open_with};
 
 pub use tern_mqtt_codec::{
     AckProperties, ByteStr, ConnAck, ConnectProperties, Disconnect, Packet, ProtocolVersion, Publish,

@@ -2,6 +2,7 @@
 //! (timeouts, in-flight window, buffering).
 
 use crate::error::ClientError;
+use crate::tls::TlsOptions;
 use crate::transport::ServerUrl;
 use bytes::Bytes;
 use std::fmt;
@@ -34,6 +35,7 @@ pub struct ConnectOptions {
     pub(crate) timeout: Duration,
     pub(crate) max_inflight: u16,
     pub(crate) incoming_capacity: usize,
+    pub(crate) tls: TlsOptions,
 }
 
 impl ConnectOptions {
@@ -53,7 +55,14 @@ impl ConnectOptions {
             timeout: Duration::from_secs(10),
             max_inflight: 1024,
             incoming_capacity: 1024,
+            tls: TlsOptions::default(),
         }
+    }
+
+    /// Which server certificates `mqtts://` and `wss://` trust, and the client certificate to present.
+    pub fn tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// The server URL as given.

@@ -7,6 +7,7 @@
 //! [`RawConnection::from_stream`](crate::RawConnection::from_stream).
 
 use crate::error::{ClientError, Repr};
+use crate::tls::TlsOptions;
 use std::fmt;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -184,21 +185,58 @@ impl fmt::Display for ServerUrl {
     }
 }
 
-/// Opens the byte stream a URL names, within `timeout`.
+/// Opens the byte stream a URL names, within `timeout`, trusting the system's CAs for `mqtts`/`wss`.
 pub async fn open(url: &ServerUrl, timeout: Duration) -> Result<BoxStream, ClientError> {
+    open_with(url, timeout, &TlsOptions::default()).await
+}
+
+/// Opens the byte stream a URL names, within `timeout`, with `tls` deciding which server certificates
+/// `mqtts://` and `wss://` trust.
+pub async fn open_with(url: &ServerUrl, timeout: Duration, tls: &TlsOptions) -> Result<BoxStream, ClientError> {
     match url.transport {
-        Transport::Tcp => {
-            let addr = (url.host.as_str(), url.port);
-            let stream = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr))
-                .await
-                .map_err(|_| ClientError::timeout("the TCP connection", timeout))?
-                .map_err(|e| ClientError::io(format!("cannot connect to {url}"), e))?;
-            // Small packets (acks, pings) must not wait for Nagle; a failure here only costs latency.
-            let _ = stream.set_nodelay(true);
-            Ok(Box::new(stream))
-        }
+        Transport::Tcp => Ok(Box::new(connect_tcp(url, timeout).await?)),
+        Transport::Tls | Transport::Ws | Transport::Wss => open_stream_transport(url, timeout, tls).await,
         other => Err(ClientError::new(Repr::UnsupportedTransport(other.scheme()))),
     }
+}
+
+/// A TCP connection to the URL's host and port, Nagle off.
+async fn connect_tcp(url: &ServerUrl, timeout: Duration) -> Result<tokio::net::TcpStream, ClientError> {
+    let addr = (url.host.as_str(), url.port);
+    let stream = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr))
+        .await
+        .map_err(|_| ClientError::timeout("the TCP connection", timeout))?
+        .map_err(|e| ClientError::io(format!("cannot connect to {url}"), e))?;
+    // Small packets (acks, pings) must not wait for Nagle; a failure here only costs latency.
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+/// `mqtts://`, `ws://`, `wss://`: TCP, then TLS and/or the WebSocket upgrade, all within `timeout`.
+async fn open_stream_transport(url: &ServerUrl, timeout: Duration, tls: &TlsOptions) -> Result<BoxStream, ClientError> {
+    let tcp = connect_tcp(url, timeout).await?;
+    let work = async {
+        match url.transport {
+            Transport::Tls => {
+                let config = tls.client_config(&[b"mqtt"])?;
+                let stream = crate::tls::handshake(tcp, &url.host, config)
+                    .await
+                    .map_err(|e| ClientError::io(format!("TLS handshake with {url} failed"), e))?;
+                Ok(Box::new(stream) as BoxStream)
+            }
+            Transport::Wss => {
+                let config = tls.client_config(&[b"http/1.1"])?;
+                let stream = crate::tls::handshake(tcp, &url.host, config)
+                    .await
+                    .map_err(|e| ClientError::io(format!("TLS handshake with {url} failed"), e))?;
+                crate::ws::upgrade(stream, url).await
+            }
+            _ => crate::ws::upgrade(tcp, url).await,
+        }
+    };
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| ClientError::timeout("the TLS/WebSocket handshake", timeout))?
 }
 
 #[cfg(test)]
@@ -245,7 +283,7 @@ mod tests {
 
     #[tokio::test]
     async fn other_transports_fail_clearly() {
-        for url in ["mqtts://h", "ws://h", "wss://h", "quic://h"] {
+        for url in ["quic://h"] {
             let u = ServerUrl::parse(url).expect("valid");
             let e = open(&u, Duration::from_secs(1))
                 .await

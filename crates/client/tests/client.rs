@@ -298,11 +298,11 @@ async fn refused_tcp_connection_is_an_io_error() {
 }
 
 #[tokio::test]
-async fn unsupported_transport_is_an_error_not_a_success() {
-    let err = Client::connect(ConnectOptions::new("wss://127.0.0.1:1"))
-        .await
-        .expect_err("unsupported");
-    assert_eq!(err.kind(), ErrorKind::UnsupportedTransport);
+async fn tls_and_websocket_to_a_closed_port_are_io_errors() {
+    for url in ["mqtts://127.0.0.1:1", "ws://127.0.0.1:1", "wss://127.0.0.1:1"] {
+        let err = Client::connect(ConnectOptions::new(url)).await.expect_err("refused");
+        assert_eq!(err.kind(), ErrorKind::Io, "{url}: {err}");
+    }
 }
 
 #[tokio::test]
