@@ -37,6 +37,7 @@ pub mod config;
 pub mod connection;
 mod core;
 pub mod message;
+pub mod mqttsn;
 pub mod persistence;
 pub mod policy;
 pub mod retained;

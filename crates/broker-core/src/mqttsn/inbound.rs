@@ -1,0 +1,341 @@
+//! Client → gateway traffic once connected: PUBLISH at every QoS (routed through the core), the client's
+//! acknowledgements of our deliveries, REGISTER/REGACK, SUBSCRIBE/UNSUBSCRIBE by name, short name and
+//! predefined id.
+
+use super::client::{Awaiting, SnClient};
+use super::topics::{short_name, valid_topic_name};
+use super::{SnGateway, broker_qos, sn_qos};
+use crate::core::{SubscribeError, SubscribeRequest};
+use crate::message::{Message, SessionId};
+use crate::persistence::CommitTicket;
+use crate::session::Outbound;
+use crate::stats::Stats;
+use bytes::Bytes;
+use std::net::SocketAddr;
+use std::num::NonZeroU16;
+use std::sync::Arc;
+use std::time::Instant;
+use tern_mqtt_codec::{ByteStr, PublishProperties, ReasonCode, SubscriptionOptions};
+use tern_mqttsn_codec::{
+    Message as SnMessage, PubAck, Publish, QoS as SnQoS, RegAck, Register, ReturnCode, SubAck, Subscribe,
+    Topic, TopicFilter, Unsubscribe,
+};
+
+impl SnGateway {
+    /// Resolves a topic as sent by a client to its sensor-side name.
+    fn topic_name(&self, c: &SnClient, topic: Topic) -> Option<Arc<str>> {
+        match topic {
+            Topic::Id(id) => c.topics.name_of(id).cloned(),
+            Topic::Predefined(id) => self.naming.predefined(id).cloned(),
+            Topic::Short(raw) => short_name(raw).map(Arc::from),
+        }
+        .filter(|n| valid_topic_name(n))
+    }
+
+    /// Checks and routes one accepted publish; returns the commit to wait on before acknowledging.
+    pub(super) fn route_publish(
+        &mut self,
+        now: Instant,
+        name: &str,
+        payload: Bytes,
+        qos: SnQoS,
+        retain: bool,
+        publisher: Option<SessionId>,
+    ) -> Result<Option<CommitTicket>, ReturnCode> {
+        Stats::add(&self.core.stats.messages_in, 1);
+        let topic = self.naming.mount(name);
+        let cfg = &self.core.config;
+        if topic.starts_with('$')
+            || topic.len() > cfg.max_topic_length
+            || topic.split('/').count() > cfg.max_topic_levels
+            || (retain && !cfg.retain_available)
+            || !self.core.hooks.policy.authorize_publish(&self.identity, &topic)
+        {
+            tracing::info!(topic, "MQTT-SN publish refused");
+            return Err(ReturnCode::NotSupported);
+        }
+        let msg = Message {
+            topic: ByteStr::from(topic),
+            payload,
+            qos: broker_qos(qos).min(cfg.maximum_qos),
+            retain,
+            properties: PublishProperties::default(),
+            expires_at: None,
+            publisher,
+        };
+        match self.core.publish(Arc::new(msg), now, false, &mut self.fanout) {
+            Ok(outcome) => Ok(outcome.commit),
+            Err(_) => Err(ReturnCode::Congestion),
+        }
+    }
+
+    pub(super) fn on_publish(&mut self, now: Instant, peer: SocketAddr, c: &mut SnClient, p: Publish) {
+        let topic_id = u16::from_be_bytes(p.topic.to_wire());
+        let reject = |gw: &mut SnGateway, rc| {
+            let ack = SnMessage::PubAck(PubAck {
+                topic_id,
+                msg_id: p.msg_id,
+                return_code: rc,
+            });
+            gw.send(peer, &ack);
+        };
+        let Some(name) = self.topic_name(c, p.topic) else {
+            tracing::debug!(client_id = %c.client_id, topic = ?p.topic, "PUBLISH to an unknown topic id");
+            return reject(self, ReturnCode::InvalidTopicId);
+        };
+        let Some(session) = c.session.clone() else { return };
+        let id = NonZeroU16::new(p.msg_id);
+        if p.qos == SnQoS::ExactlyOnce {
+            let Some(id) = id else {
+                return reject(self, ReturnCode::NotSupported);
+            };
+            if !session.qos2_received(id) {
+                // A retransmission of a message already routed: acknowledge again, route once.
+                return self.queue_ack(c, None, SnMessage::PubRec { msg_id: p.msg_id });
+            }
+        }
+        let result = match self.route_publish(now, &name, p.payload, p.qos, p.retain, Some(session.id())) {
+            Ok(t) => (t, ReturnCode::Accepted),
+            Err(rc) => (None, rc),
+        };
+        match (p.qos, result) {
+            (SnQoS::AtLeastOnce, (ticket, rc)) => {
+                let ack = SnMessage::PubAck(PubAck {
+                    topic_id,
+                    msg_id: p.msg_id,
+                    return_code: rc,
+                });
+                self.queue_ack(c, ticket, ack);
+            }
+            (SnQoS::ExactlyOnce, (ticket, ReturnCode::Accepted)) => {
+                self.queue_ack(c, ticket, SnMessage::PubRec { msg_id: p.msg_id });
+            }
+            (SnQoS::ExactlyOnce, (_, rc)) => {
+                if let Some(id) = id {
+                    session.qos2_released(id);
+                }
+                reject(self, rc);
+            }
+            (_, (_, ReturnCode::Accepted)) => {}
+            (_, (_, rc)) => reject(self, rc),
+        }
+    }
+
+    /// Queues an ack behind earlier ones; it goes out once its commit (if any) is durable.
+    fn queue_ack(&mut self, c: &mut SnClient, ticket: Option<CommitTicket>, ack: SnMessage) {
+        if let Some(t) = &ticket {
+            t.set_waker(self.notifier(c.token));
+        }
+        c.acks.push_back((ticket, ack));
+        self.mark_ready(c.token);
+    }
+
+    pub(super) fn on_puback(&mut self, c: &mut SnClient, a: PubAck) {
+        if a.return_code == ReturnCode::InvalidTopicId {
+            // The client does not know the id we used: forget it, register again before resending.
+            c.topics.remove(a.topic_id);
+        }
+        let matches = c
+            .outstanding
+            .as_ref()
+            .is_some_and(|o| o.awaiting == Awaiting::PubAck(a.msg_id));
+        if !matches {
+            return;
+        }
+        match a.return_code {
+            ReturnCode::Accepted => {
+                if let (Some(s), Some(id)) = (&c.session, NonZeroU16::new(a.msg_id)) {
+                    s.puback(id);
+                }
+                c.outstanding = None;
+            }
+            ReturnCode::InvalidTopicId => {
+                if let Some(d) = c.outstanding.take().and_then(|o| o.delivery) {
+                    c.pending.push_front(d);
+                }
+            }
+            // Congestion and the like: the retransmission timer tries again.
+            _ => return,
+        }
+        self.mark_ready(c.token);
+    }
+
+    pub(super) fn on_pubrec(&mut self, now: Instant, peer: SocketAddr, c: &mut SnClient, msg_id: u16) {
+        let (Some(s), Some(id)) = (&c.session, NonZeroU16::new(msg_id)) else {
+            return;
+        };
+        let expected = c
+            .outstanding
+            .as_ref()
+            .is_some_and(|o| matches!(o.awaiting, Awaiting::PubRec(m) | Awaiting::PubComp(m) if m == msg_id));
+        if !s.pubrec(id, true) && !expected {
+            return;
+        }
+        let rel = SnMessage::PubRel { msg_id };
+        self.send(peer, &rel);
+        c.outstanding = Some(super::client::Outstanding {
+            message: rel,
+            awaiting: Awaiting::PubComp(msg_id),
+            delivery: None,
+            deadline: now + self.config.retry_interval,
+            retries: 0,
+        });
+    }
+
+    pub(super) fn on_pubrel(&mut self, peer: SocketAddr, c: &mut SnClient, msg_id: u16) {
+        if let (Some(s), Some(id)) = (&c.session, NonZeroU16::new(msg_id)) {
+            s.qos2_released(id);
+        }
+        // PUBCOMP goes out behind the PUBREC it completes.
+        if c.acks.is_empty() {
+            self.send(peer, &SnMessage::PubComp { msg_id });
+        } else {
+            self.queue_ack(c, None, SnMessage::PubComp { msg_id });
+        }
+    }
+
+    pub(super) fn on_pubcomp(&mut self, c: &mut SnClient, msg_id: u16) {
+        if let (Some(s), Some(id)) = (&c.session, NonZeroU16::new(msg_id)) {
+            s.pubcomp(id);
+        }
+        if c.outstanding
+            .as_ref()
+            .is_some_and(|o| o.awaiting == Awaiting::PubComp(msg_id))
+        {
+            c.outstanding = None;
+            self.mark_ready(c.token);
+        }
+    }
+
+    pub(super) fn on_register(&mut self, peer: SocketAddr, c: &mut SnClient, r: Register) {
+        let name = r.topic_name.as_str();
+        let (topic_id, rc) = if !valid_topic_name(name) || name.len() > self.core.config.max_topic_length {
+            (0, ReturnCode::NotSupported)
+        } else {
+            match c.topics.register(name, self.config.max_topics_per_client) {
+                Some(id) => (id, ReturnCode::Accepted),
+                None => (0, ReturnCode::Congestion),
+            }
+        };
+        let ack = SnMessage::RegAck(RegAck {
+            topic_id,
+            msg_id: r.msg_id,
+            return_code: rc,
+        });
+        self.send(peer, &ack);
+    }
+
+    pub(super) fn on_regack(&mut self, c: &mut SnClient, a: RegAck) {
+        let Some(o) = c.outstanding.take() else { return };
+        let Awaiting::RegAck { msg_id, topic_id } = o.awaiting else {
+            c.outstanding = Some(o);
+            return;
+        };
+        if msg_id != a.msg_id {
+            c.outstanding = Some(o);
+            return;
+        }
+        if a.return_code == ReturnCode::Accepted {
+            if let SnMessage::Register(r) = &o.message {
+                c.topics.insert(topic_id, r.topic_name.as_str());
+            }
+            if let Some(d) = o.delivery {
+                c.pending.push_front(d);
+            }
+        } else if let Some(Outbound::Publish {
+            packet_id: Some(id), ..
+        }) = o.delivery
+        {
+            // The client refused the topic: the message cannot be delivered to it.
+            self.stats.dropped += 1;
+            if let Some(s) = &c.session {
+                s.discard_inflight(id);
+            }
+        }
+        self.mark_ready(c.token);
+    }
+
+    /// Resolves a SUBSCRIBE/UNSUBSCRIBE topic to (sensor-side filter, topic id for SUBACK).
+    fn resolve_filter(&self, c: &mut SnClient, topic: &TopicFilter) -> Result<(String, u16), ReturnCode> {
+        match topic {
+            TopicFilter::Name(n) => {
+                let name = n.as_str();
+                if name.is_empty() {
+                    return Err(ReturnCode::InvalidTopicId);
+                }
+                if name.contains(['+', '#']) {
+                    return Ok((name.to_owned(), 0));
+                }
+                // A plain name: register it now so deliveries need no REGISTER round trip.
+                let id = c
+                    .topics
+                    .register(name, self.config.max_topics_per_client)
+                    .unwrap_or(0);
+                Ok((name.to_owned(), id))
+            }
+            TopicFilter::Predefined(id) => self
+                .naming
+                .predefined(*id)
+                .map(|n| (n.to_string(), *id))
+                .ok_or(ReturnCode::InvalidTopicId),
+            TopicFilter::Short(raw) => short_name(*raw)
+                .map(|n| (n, u16::from_be_bytes(*raw)))
+                .ok_or(ReturnCode::InvalidTopicId),
+        }
+    }
+
+    pub(super) fn on_subscribe(&mut self, now: Instant, peer: SocketAddr, c: &mut SnClient, s: Subscribe) {
+        let qos = broker_qos(s.qos);
+        let result = self.resolve_filter(c, &s.topic).and_then(|(filter, topic_id)| {
+            let Some(session) = c.session.clone() else {
+                return Err(ReturnCode::NotSupported);
+            };
+            let mounted = self.naming.mount(&filter);
+            let req = SubscribeRequest {
+                filter: &mounted,
+                options: SubscriptionOptions {
+                    qos,
+                    ..SubscriptionOptions::default()
+                },
+                subscription_id: None,
+            };
+            match self
+                .core
+                .subscribe(&session, &self.identity, req, now, &mut self.fanout)
+            {
+                Ok(granted) => Ok((granted, topic_id)),
+                Err(SubscribeError::Refused(ReasonCode::TopicFilterInvalid)) => {
+                    Err(ReturnCode::InvalidTopicId)
+                }
+                Err(e) => {
+                    tracing::info!(client_id = %c.client_id, filter, error = %e, "MQTT-SN subscribe refused");
+                    Err(ReturnCode::NotSupported)
+                }
+            }
+        });
+        let ack = match result {
+            Ok((granted, topic_id)) => SubAck {
+                qos: sn_qos(granted),
+                topic_id,
+                msg_id: s.msg_id,
+                return_code: ReturnCode::Accepted,
+            },
+            Err(rc) => SubAck {
+                qos: SnQoS::AtMostOnce,
+                topic_id: 0,
+                msg_id: s.msg_id,
+                return_code: rc,
+            },
+        };
+        // SUBACK before the retained messages the subscription queued.
+        self.send(peer, &SnMessage::SubAck(ack));
+    }
+
+    pub(super) fn on_unsubscribe(&mut self, peer: SocketAddr, c: &mut SnClient, u: Unsubscribe) {
+        if let (Ok((filter, _)), Some(session)) = (self.resolve_filter(c, &u.topic), c.session.clone()) {
+            let mounted = self.naming.mount(&filter);
+            self.core.unsubscribe(&session, &mounted);
+        }
+        self.send(peer, &SnMessage::UnsubAck { msg_id: u.msg_id });
+    }
+}
