@@ -57,6 +57,15 @@ fn to_io(e: WsError) -> io::Error {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WsByteStream<S> {
+    /// Starts sending what was just queued: a frame must not wait for a flush its writer may never ask for.
+    /// If the socket is full, the rest goes out on the next read, write or flush.
+    fn push(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        match Pin::new(&mut self.ws).poll_flush(cx) {
+            Poll::Ready(Err(e)) => Err(to_io(e)),
+            _ => Ok(()),
+        }
+    }
+
     /// Sends the queued close frame (best effort: the peer may be gone) and ends the stream.
     fn poll_send_close(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if let Some(frame) = self.closing.take() {
@@ -85,6 +94,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsByteStream<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        // Writers may never call flush (the broker's driver writes and moves on), so frames queued by
+        // `poll_write` that the socket could not take at once go out whenever the connection is read.
+        if let Poll::Ready(Err(e)) = Pin::new(&mut this.ws).poll_flush(cx)
+            && !matches!(e, WsError::ConnectionClosed | WsError::AlreadyClosed)
+        {
+            return Poll::Ready(Err(to_io(e)));
+        }
         loop {
             if !this.pending.is_empty() {
                 let n = this.pending.len().min(buf.remaining());
@@ -132,6 +148,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsByteStream<S> {
         Pin::new(&mut self.ws)
             .start_send(Message::Binary(Bytes::copy_from_slice(data)))
             .map_err(to_io)?;
+        self.push(cx)?;
         Poll::Ready(Ok(data.len()))
     }
 
@@ -156,6 +173,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsByteStream<S> {
         Pin::new(&mut self.ws)
             .start_send(Message::Binary(Bytes::from(frame)))
             .map_err(to_io)?;
+        self.push(cx)?;
         Poll::Ready(Ok(n))
     }
 
