@@ -63,7 +63,7 @@ pub(crate) async fn serve(
     let meta = ConnMeta {
         peer,
         transport: TransportKind::Quic,
-        tls_identity: None,
+        tls_identity: client_identity(&conn),
     };
     let mut stream = tokio::io::join(recv, send);
     cx.broker.serve_stream(&mut stream, meta, Some(guard)).await;
@@ -164,6 +164,15 @@ async fn refuse_extra_streams(conn: Connection, stats: Arc<QuicStats>, peer: Soc
         let _ = send.reset(code.varint());
         let _ = recv.stop(code.varint());
     }
+}
+
+/// The verified client certificate's identity, when the TLS configuration asked for one.
+fn client_identity(conn: &Connection) -> Option<String> {
+    let chain = conn
+        .peer_identity()?
+        .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+        .ok()?;
+    tern_tls::peer_identity(&chain)
 }
 
 fn close(conn: &Connection, code: AppCode) {

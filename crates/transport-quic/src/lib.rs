@@ -14,7 +14,8 @@
 //!   closes the QUIC connection without DISCONNECT, the broker sees a lost connection and publishes the
 //!   will, as for a dropped TCP socket.
 //! - **Default port 14567/udp**, certificate required on the server (here: the same certificates as the TLS
-//!   and WSS listeners), session resumption on (EMQX `server_resumption_level = 2`, resume and 0-RTT).
+//!   and WSS listeners, and the same optional client-certificate verification, whose identity reaches the
+//!   broker as `ConnMeta::tls_identity`), session resumption on (EMQX `server_resumption_level = 2`, resume and 0-RTT).
 //! - **Idle timeout and keep alive are QUIC settings** on the listener, as EMQX's `idle_timeout_ms` and
 //!   `keep_alive_interval_ms`; the negotiated idle timeout is the smaller of both sides' (emqtt asks for 3×
 //!   its MQTT keep alive).
@@ -27,7 +28,6 @@
 //! - **Unidirectional streams** are not allowed (limit 0); EMQX allows one and does not use it either.
 //! - **MsQuic-specific tuning** (`conn_acceptors`, `send_buffering_enabled`, load-balancing modes) has no
 //!   equivalent; quinn's defaults apply.
-//! - **Mutual TLS** on QUIC is not configured yet, so `ConnMeta::tls_identity` is always `None` here.
 //!
 //! # Mobile clients
 //! - **Connection migration** is on: a client whose address changes (Wi-Fi to cellular, NAT rebinding)
@@ -50,7 +50,6 @@ pub use stats::QuicStats;
 pub use tls::ALPN_MQTT;
 
 use quinn::{Endpoint, EndpointConfig, IdleTimeout, ServerConfig, TokioRuntime, TransportConfig, VarInt};
-use rustls::server::ResolvesServerCert;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -127,12 +126,10 @@ pub struct QuicFrontend {
 
 impl QuicFrontend {
     /// Binds the UDP socket now, so the caller learns the real port and bind errors before serving.
-    /// `certs` supplies the server certificate (shared with the TLS listeners, reloadable).
-    pub fn bind(
-        config: QuicListenerConfig,
-        certs: Arc<dyn ResolvesServerCert>,
-    ) -> Result<QuicFrontend, QuicError> {
-        let server = server_config(&config, certs)?;
+    /// `tls` supplies the certificate resolver and client verification (in Tern: `tern-tls`, shared with
+    /// the TLS and WSS listeners); ALPN, tickets and early data are set here.
+    pub fn bind(config: QuicListenerConfig, tls: &rustls::ServerConfig) -> Result<QuicFrontend, QuicError> {
+        let server = server_config(&config, tls)?;
         let stats = Arc::new(QuicStats::default());
         let bind_err = |source| QuicError::Bind {
             addr: config.bind,
@@ -211,9 +208,9 @@ impl QuicFrontend {
 /// quinn's server configuration from the listener settings.
 fn server_config(
     config: &QuicListenerConfig,
-    certs: Arc<dyn ResolvesServerCert>,
+    base: &rustls::ServerConfig,
 ) -> Result<ServerConfig, QuicError> {
-    let crypto = tls::server_crypto(certs, config.zero_rtt)?;
+    let crypto = tls::server_crypto(base, config.zero_rtt)?;
     let mut transport = TransportConfig::default();
     let idle = if config.idle_timeout.is_zero() {
         None

@@ -1,13 +1,12 @@
 //! The TLS 1.3 half of the listener: rustls configured the way QUIC and EMQX clients need it.
 //!
-//! Certificates come from the caller as a rustls certificate resolver, so TLS, WSS and QUIC listeners can
-//! share one (reloadable) resolver from `tern-tls`; this module only adds what is QUIC-specific: TLS 1.3
-//! only (RFC 9001), ALPN `mqtt` (what EMQX and its clients, NanoSDK and emqtt/quicer, negotiate), session
+//! Certificates and client verification come from the caller's rustls configuration (in Tern: from
+//! `tern-tls`, so TLS, WSS and QUIC share one reloadable certificate); this module only adds what is
+//! QUIC-specific: TLS 1.3 (RFC 9001; rustls negotiates nothing older over QUIC), ALPN `mqtt` (what EMQX and its clients, NanoSDK and emqtt/quicer, negotiate), session
 //! tickets for resumption, and 0-RTT acceptance when enabled.
 
 use crate::QuicError;
 use quinn::crypto::rustls::QuicServerConfig;
-use rustls::server::ResolvesServerCert;
 use std::sync::Arc;
 
 /// The ALPN protocol id of MQTT over QUIC, as EMQX's listener and its clients use it.
@@ -37,19 +36,16 @@ const SESSION_CACHE_ENTRIES: usize = 16_384;
 /// never seen by the broker. The client still gains: its CONNECT travels with the first flight and the
 /// CONNACK leaves one round trip after the client started instead of two.
 pub(crate) fn server_crypto(
-    certs: Arc<dyn ResolvesServerCert>,
+    base: &rustls::ServerConfig,
     zero_rtt: bool,
 ) -> Result<QuicServerConfig, QuicError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| QuicError::Tls(format!("TLS 1.3 unavailable: {e}")))?
-        .with_no_client_auth()
-        .with_cert_resolver(certs);
+    // Certificates and client verification come from `base`; the rest is QUIC's.
+    let mut tls = base.clone();
     tls.alpn_protocols = vec![ALPN_MQTT.to_vec()];
     tls.send_tls13_tickets = TICKETS_PER_HANDSHAKE;
     if zero_rtt {
         tls.session_storage = rustls::server::ServerSessionMemoryCache::new(SESSION_CACHE_ENTRIES);
+        tls.ticketer = Arc::new(NoTickets);
         tls.max_early_data_size = u32::MAX;
     } else {
         tls.ticketer = rustls::crypto::ring::Ticketer::new()
@@ -57,4 +53,23 @@ pub(crate) fn server_crypto(
         tls.max_early_data_size = 0;
     }
     QuicServerConfig::try_from(tls).map_err(|e| QuicError::Tls(e.to_string()))
+}
+
+/// Stateful resumption: rustls then issues session ids as tickets and keeps the state in `session_storage`.
+#[derive(Debug)]
+struct NoTickets;
+
+impl rustls::server::ProducesTickets for NoTickets {
+    fn enabled(&self) -> bool {
+        false
+    }
+    fn lifetime(&self) -> u32 {
+        0
+    }
+    fn encrypt(&self, _plain: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+    fn decrypt(&self, _cipher: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
 }

@@ -57,8 +57,13 @@ pub async fn start_with(mut config: QuicListenerConfig) -> Server {
         rustls::sign::CertifiedKey::from_der(vec![cert.der.clone()], cert.key.clone_key(), &provider)
             .unwrap();
     let resolver = Arc::new(rustls::sign::SingleCertAndKey::from(certified));
+    let tls = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(resolver);
     config.bind = "127.0.0.1:0".parse().unwrap();
-    let quic = QuicFrontend::bind(config, resolver).unwrap();
+    let quic = QuicFrontend::bind(config, &tls).unwrap();
     let quic_addr = quic.local_addr().unwrap();
     let stats = quic.stats();
     tokio::spawn(quic.run(broker.clone()));
