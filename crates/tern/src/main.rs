@@ -29,6 +29,8 @@ enum Command {
     Pub(cli::pubsub::PubArgs),
     /// Subscribe and print messages, like mosquitto_sub.
     Sub(cli::pubsub::SubArgs),
+    /// Load-test a broker (Tern or any other): conn, pub, sub, throughput, fanout, fanin, latency, find-max.
+    Bench(tern_bench::BenchArgs),
     /// Validate a configuration file and exit; errors point at the line.
     CheckConfig {
         /// The file to check.
@@ -60,6 +62,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Pub(args) => runtime()?.block_on(cli::pubsub::run_pub(args)),
         Command::Sub(args) => runtime()?.block_on(cli::pubsub::run_sub(args)),
+        Command::Bench(args) => tern_bench::run(args),
         Command::CheckConfig { file } => {
             config::Config::load(&file)?;
             println!("{}: OK", file.display());

@@ -1,0 +1,228 @@
+//! The two loops that make the load: a publisher (paced or unthrottled, QoS 1/2 within a window) and a
+//! subscriber (counts, acknowledges, times stamped payloads). One task per connection, buffers reused,
+//! counters published once per batch, the clock read once per read.
+
+use crate::conn::Conn;
+use crate::stats::{Counters, Latency};
+use crate::wire::{Incoming, PublishWriter, fixed_header, now_ns, read_publish};
+use anyhow::{Result, bail};
+use bytes::{Buf, BufMut};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// Bytes of publishes written per batch when unthrottled (one write call each).
+const BATCH_BYTES: usize = 64 * 1024;
+/// How long a publisher waits for outstanding acknowledgements after its last publish.
+const ACK_DRAIN: Duration = Duration::from_secs(5);
+
+/// What one publisher does.
+#[derive(Debug, Clone)]
+pub struct PubPlan {
+    /// Messages per second for this publisher; 0: as fast as the connection takes them.
+    pub rate: f64,
+    /// Messages to send at most.
+    pub count: u64,
+    /// When to send the first message.
+    pub start: Instant,
+    /// When to stop publishing at the latest.
+    pub deadline: Instant,
+    /// Unacknowledged QoS 1/2 publishes allowed.
+    pub window: u32,
+    /// QoS of the publishes.
+    pub qos: u8,
+}
+
+/// Publishes per `plan`; returns how many were sent and when the last one left.
+pub async fn publish(
+    mut conn: Conn,
+    writer: PublishWriter,
+    plan: PubPlan,
+    counters: Arc<Counters>,
+) -> Result<(u64, Instant)> {
+    tokio::time::sleep_until(plan.start).await;
+    let per_batch = (BATCH_BYTES / writer.packet_len().max(1)).max(1) as u64;
+    let (mut sent, mut acked) = (0u64, 0u64);
+    let mut pid: u16 = 0;
+    let mut last = plan.start;
+    loop {
+        let now = Instant::now();
+        if now >= plan.deadline || sent >= plan.count {
+            break;
+        }
+        let due = if plan.rate > 0.0 {
+            ((now - plan.start).as_secs_f64() * plan.rate) as u64 + 1
+        } else {
+            u64::MAX
+        };
+        let room = if plan.qos > 0 {
+            u64::from(plan.window).saturating_sub(sent - acked)
+        } else {
+            u64::MAX
+        };
+        let n = due.min(plan.count).saturating_sub(sent).min(room).min(per_batch);
+        if n > 0 {
+            let stamp = now_ns();
+            conn.wbuf.reserve(n as usize * writer.packet_len());
+            for _ in 0..n {
+                pid = if pid == u16::MAX { 1 } else { pid + 1 };
+                writer.put(&mut conn.wbuf, pid, sent, stamp);
+                sent += 1;
+            }
+            conn.flush().await?;
+            Counters::add(&counters.sent, n);
+            last = Instant::now();
+        }
+        let paced_wait = plan.rate > 0.0 && sent < plan.count && n == 0;
+        let window_full = plan.qos > 0 && room == n;
+        if !(paced_wait || window_full) {
+            if plan.qos == 0 {
+                // Unthrottled QoS 0 never waits on the socket for long; let other tasks run.
+                tokio::task::yield_now().await;
+            }
+            continue;
+        }
+        let next = plan.start + Duration::from_secs_f64(sent as f64 / plan.rate.max(1e-9));
+        let wake = if paced_wait && !window_full {
+            next.min(plan.deadline)
+        } else {
+            plan.deadline
+        };
+        if plan.qos == 0 {
+            tokio::time::sleep_until(wake).await;
+            continue;
+        }
+        tokio::select! {
+            r = conn.stream.read_buf(&mut conn.rbuf) => {
+                if r? == 0 {
+                    bail!("the broker closed a publisher's connection");
+                }
+                let done = process_acks(&mut conn)?;
+                acked += done;
+                Counters::add(&counters.acked, done);
+                conn.flush().await?;
+            }
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+    }
+    // Collect the acknowledgements still outstanding, for a bounded time.
+    let drain_until = Instant::now() + ACK_DRAIN;
+    while plan.qos > 0 && acked < sent {
+        match tokio::time::timeout_at(drain_until, conn.stream.read_buf(&mut conn.rbuf)).await {
+            Ok(Ok(n)) if n > 0 => {
+                let done = process_acks(&mut conn)?;
+                acked += done;
+                Counters::add(&counters.acked, done);
+                conn.flush().await?;
+            }
+            _ => break,
+        }
+    }
+    conn.close().await;
+    Ok((sent, last))
+}
+
+/// Handles PUBACK/PUBREC/PUBCOMP in the read buffer (PUBREL answers go to the write buffer); returns
+/// how many publishes completed.
+fn process_acks(conn: &mut Conn) -> Result<u64> {
+    let mut done = 0;
+    while let Some((first, hdr, rl)) = fixed_header(&conn.rbuf).map_err(anyhow::Error::msg)? {
+        if conn.rbuf.len() < hdr + rl {
+            break;
+        }
+        let pid = conn.rbuf.get(hdr..hdr + 2).map(|b| [b[0], b[1]]);
+        match (first >> 4, pid) {
+            (4, _) | (7, _) => done += 1,
+            (5, Some(pid)) => {
+                conn.wbuf.put_slice(&[0x62, 2]);
+                conn.wbuf.put_slice(&pid);
+            }
+            (14, _) => bail!("the broker sent DISCONNECT to a publisher"),
+            _ => {}
+        }
+        conn.rbuf.advance(hdr + rl);
+    }
+    Ok(done)
+}
+
+/// What a subscriber saw.
+#[derive(Debug, Default)]
+pub struct SubResult {
+    /// Deliveries received.
+    pub received: u64,
+    /// Latencies of stamped deliveries.
+    pub latency: Latency,
+    /// When the last delivery arrived.
+    pub last: Option<Instant>,
+}
+
+/// Receives until `stop` turns true (or the broker closes), acknowledging QoS 1/2 deliveries.
+pub async fn subscribe(
+    mut conn: Conn,
+    mut stop: watch::Receiver<bool>,
+    counters: Arc<Counters>,
+) -> Result<SubResult> {
+    let v5 = conn.version.is_v5();
+    let mut res = SubResult::default();
+    loop {
+        if conn.rbuf.capacity() - conn.rbuf.len() < 16 * 1024 {
+            conn.rbuf.reserve(64 * 1024);
+        }
+        tokio::select! {
+            biased;
+            r = conn.stream.read_buf(&mut conn.rbuf) => {
+                if r? == 0 {
+                    bail!("the broker closed a subscriber's connection");
+                }
+            }
+            _ = stop.changed() => break,
+        }
+        let now = now_ns();
+        let mut got = 0u64;
+        while let Some((first, hdr, rl)) = fixed_header(&conn.rbuf).map_err(anyhow::Error::msg)? {
+            if conn.rbuf.len() < hdr + rl {
+                break;
+            }
+            match first >> 4 {
+                3 => {
+                    let Some(Incoming { qos, pid, sent_ns }) = read_publish(&conn.rbuf[..hdr + rl], hdr, v5)
+                    else {
+                        bail!("malformed PUBLISH from the broker");
+                    };
+                    got += 1;
+                    if let Some(t) = sent_ns {
+                        res.latency.record_ns(now.saturating_sub(t));
+                    }
+                    match qos {
+                        1 => conn.wbuf.put_slice(&[0x40, 2]),
+                        2 => conn.wbuf.put_slice(&[0x50, 2]),
+                        _ => {}
+                    }
+                    if qos > 0 {
+                        conn.wbuf.put_u16(pid);
+                    }
+                }
+                6 => {
+                    if let Some(pid) = conn.rbuf.get(hdr..hdr + 2) {
+                        let pid = [pid[0], pid[1]];
+                        conn.wbuf.put_slice(&[0x70, 2]);
+                        conn.wbuf.put_slice(&pid);
+                    }
+                }
+                14 => bail!("the broker sent DISCONNECT to a subscriber"),
+                _ => {}
+            }
+            conn.rbuf.advance(hdr + rl);
+        }
+        if got > 0 {
+            res.received += got;
+            res.last = Some(Instant::now());
+            Counters::add(&counters.received, got);
+        }
+        conn.flush().await?;
+    }
+    conn.close().await;
+    Ok(res)
+}

@@ -1,0 +1,119 @@
+//! `tern bench` against an in-process Tern on 127.0.0.1:0: low-rate runs must deliver every message.
+//! No timing assertions: only counts, which do not depend on the machine's speed.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use clap::Parser;
+use std::net::SocketAddr;
+use tern_bench::{BenchArgs, run_scenario};
+use tern_broker::{Broker, CoreConfig, DriverConfig};
+use tern_transport_tcp::{TcpFrontend, TcpListenerConfig};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: BenchArgs,
+}
+
+async fn start() -> SocketAddr {
+    let broker = Broker::start(CoreConfig::default(), DriverConfig::default());
+    let frontend = TcpFrontend::bind(TcpListenerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        ..TcpListenerConfig::default()
+    })
+    .unwrap();
+    let addr = frontend.local_addr().unwrap();
+    tokio::spawn(frontend.run(broker));
+    addr
+}
+
+fn args(addr: SocketAddr, rest: &[&str]) -> BenchArgs {
+    let url = format!("mqtt://{addr}");
+    let argv = ["bench"]
+        .into_iter()
+        .chain(rest.iter().copied())
+        .chain(["--url", url.as_str(), "--json"]);
+    Cli::parse_from(argv).args
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throughput_at_a_low_rate_loses_nothing() {
+    let addr = start().await;
+    for (level, qos) in [("3", "0"), ("5", "1"), ("5", "2")] {
+        let a = args(
+            addr,
+            &[
+                "throughput",
+                "-p",
+                "2",
+                "-s",
+                "3",
+                "-r",
+                "400",
+                "-d",
+                "1",
+                "-V",
+                level,
+                "-q",
+                qos,
+            ],
+        );
+        let s = run_scenario(&a).await.expect("run completes");
+        assert!(s.sent > 0, "published something");
+        assert_eq!(s.errors, 0, "{}", s.human());
+        assert_eq!(s.expected, s.sent * 3);
+        assert_eq!(
+            s.received,
+            s.expected,
+            "zero loss at mqtt {level} qos {qos}: {}",
+            s.human()
+        );
+        assert_eq!(s.latency.count(), s.received, "every payload carried a stamp");
+        if qos != "0" {
+            assert_eq!(s.acked, s.sent, "every QoS {qos} publish acknowledged");
+        }
+        assert!(s.json().contains("\"lost\":0"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn count_bounded_fanout_fanin_and_conn() {
+    let addr = start().await;
+    let s = run_scenario(&args(
+        addr,
+        &["fanout", "--clients", "5", "-n", "50", "-r", "1000", "-d", "5"],
+    ))
+    .await
+    .expect("fanout");
+    assert_eq!((s.sent, s.received), (50, 250), "{}", s.human());
+    let s = run_scenario(&args(
+        addr,
+        &[
+            "fanin",
+            "--clients",
+            "5",
+            "-n",
+            "20",
+            "-r",
+            "1000",
+            "-d",
+            "5",
+            "-t",
+            "in/%c",
+        ],
+    ))
+    .await
+    .expect("fanin");
+    assert_eq!((s.sent, s.received), (100, 100), "{}", s.human());
+    let s = run_scenario(&args(addr, &["conn", "--clients", "20", "-d", "0.2"]))
+        .await
+        .expect("conn");
+    assert_eq!((s.connected, s.errors), (20, 0), "{}", s.human());
+}
+
+#[tokio::test]
+async fn unsupported_transports_fail_clearly() {
+    let mut a = args("127.0.0.1:1".parse().unwrap(), &["latency", "-d", "1"]);
+    a.url = "mqttsn://127.0.0.1:1884".into();
+    let e = run_scenario(&a).await.expect_err("mqttsn is refused");
+    assert!(e.to_string().contains("not supported yet"), "{e}");
+}
