@@ -3,6 +3,7 @@
 
 use super::topics::TopicTable;
 use crate::persistence::CommitTicket;
+use crate::policy::Identity;
 use crate::session::{Outbound, SessionHandle};
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -87,6 +88,8 @@ pub(crate) struct SnClient {
     pub(crate) state: SnClientState,
     pub(crate) connect: Option<PendingConnect>,
     pub(crate) session: Option<SessionHandle>,
+    /// Who the policy admitted this client as (`AuthPolicy::authenticate_sn`), for publish/subscribe checks.
+    pub(crate) identity: Identity,
     /// Keep alive in force; `None` = off.
     pub(crate) keep_alive: Option<Duration>,
     /// Sleep duration given by the last DISCONNECT.
@@ -130,6 +133,7 @@ impl SnClient {
             state: SnClientState::Connecting,
             connect: None,
             session: None,
+            identity: Identity::default(),
             keep_alive: None,
             sleep: Duration::ZERO,
             last_received: now,

@@ -8,6 +8,7 @@ use super::{SnGateway, broker_qos, sn_qos};
 use crate::core::{SubscribeError, SubscribeRequest};
 use crate::message::{Message, SessionId};
 use crate::persistence::CommitTicket;
+use crate::policy::Identity;
 use crate::session::Outbound;
 use crate::stats::Stats;
 use bytes::Bytes;
@@ -40,8 +41,9 @@ impl SnGateway {
         payload: Bytes,
         qos: SnQoS,
         retain: bool,
-        publisher: Option<SessionId>,
+        from: Option<(&Identity, SessionId)>,
     ) -> Result<Option<CommitTicket>, ReturnCode> {
+        let identity = from.map_or(&self.identity, |(i, _)| i);
         Stats::add(&self.core.stats.messages_in, 1);
         let topic = self.naming.mount(name);
         let cfg = &self.core.config;
@@ -49,7 +51,7 @@ impl SnGateway {
             || topic.len() > cfg.max_topic_length
             || topic.split('/').count() > cfg.max_topic_levels
             || (retain && !cfg.retain_available)
-            || !self.core.hooks.policy.authorize_publish(&self.identity, &topic)
+            || !self.core.hooks.policy.authorize_publish(identity, &topic)
         {
             tracing::info!(topic, "MQTT-SN publish refused");
             return Err(ReturnCode::NotSupported);
@@ -61,7 +63,7 @@ impl SnGateway {
             retain,
             properties: PublishProperties::default(),
             expires_at: None,
-            publisher,
+            publisher: from.map(|(_, s)| s),
         };
         match self.core.publish(Arc::new(msg), now, false, &mut self.fanout) {
             Ok(outcome) => Ok(outcome.commit),
@@ -94,7 +96,14 @@ impl SnGateway {
                 return self.queue_ack(c, None, SnMessage::PubRec { msg_id: p.msg_id });
             }
         }
-        let result = match self.route_publish(now, &name, p.payload, p.qos, p.retain, Some(session.id())) {
+        let result = match self.route_publish(
+            now,
+            &name,
+            p.payload,
+            p.qos,
+            p.retain,
+            Some((&c.identity, session.id())),
+        ) {
             Ok(t) => (t, ReturnCode::Accepted),
             Err(rc) => (None, rc),
         };
@@ -301,7 +310,7 @@ impl SnGateway {
             };
             match self
                 .core
-                .subscribe(&session, &self.identity, req, now, &mut self.fanout)
+                .subscribe(&session, &c.identity, req, now, &mut self.fanout)
             {
                 Ok(granted) => Ok((granted, topic_id)),
                 Err(SubscribeError::Refused(ReasonCode::TopicFilterInvalid)) => {

@@ -126,6 +126,14 @@ impl SnGateway {
             tracing::info!(%peer, "CONNECT refused: client id empty or too long");
             return self.connack(peer, ReturnCode::NotSupported);
         }
+        let full_id = format!("{}{}", self.config.client_id_prefix, id);
+        let identity = match self.core.hooks.policy.authenticate_sn(&full_id, peer) {
+            Ok(i) => i,
+            Err(code) => {
+                tracing::info!(%peer, client_id = id, reason = %code, "CONNECT refused by policy");
+                return self.connack(peer, ReturnCode::NotSupported);
+            }
+        };
         let existing = self.clients.remove(&peer);
         let full = self.clients.len() >= self.config.max_clients
             || Stats::get(&self.core.stats.connections) >= self.core.config.max_connections as u64;
@@ -157,6 +165,7 @@ impl SnGateway {
             }
         };
         c.state = SnClientState::Connecting;
+        c.identity = identity;
         c.last_received = now;
         c.will = SnWill::default();
         let pending = PendingConnect {
@@ -334,11 +343,8 @@ impl SnGateway {
             tracing::debug!(%peer, topic = ?p.topic, "QoS -1 publish to an unusable topic id, dropped");
             return;
         };
-        let session = self
-            .clients
-            .get(&peer)
-            .and_then(|c| c.session.as_ref().map(|s| s.id()));
-        let _ = self.route_publish(now, &name, p.payload, SnQoS::AtMostOnce, p.retain, session);
+        // QoS -1 publishers are anonymous (the gateway's own identity), even from a connected address.
+        let _ = self.route_publish(now, &name, p.payload, SnQoS::AtMostOnce, p.retain, None);
     }
 
     /// Timer work for one client; false if it is gone.

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Runs the conformance suite (tern-conformance) in CI:
+#   1. against Tern, built from this tree, on every transport it has (ephemeral loopback ports): every applicable
+#      statement must pass;
+#   2. against Mosquitto from Debian (installed if missing): its verdicts must equal the committed expected results
+#      (conformance/expected/mosquitto-<version>.json), so a change in what the suite reports is noticed.
+# Ends with "conformance: N passed, N failed" (Tern's run). Non-zero exit on any failure or difference.
+# Set CONFORMANCE_SKIP_MOSQUITTO=1 to run only against Tern; CONFORMANCE_UPDATE_EXPECTED=1 rewrites the expected file.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+cd "$root"
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 1 100); do
+    if python3 -c "import socket; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "conformance: nothing listens on 127.0.0.1:$1 after 10 s" >&2
+  return 1
+}
+
+cargo build -q -p tern -p tern-conformance
+suite="$root/target/debug/tern-conformance"
+denied="tern-conformance-denied/#"
+
+# --- Tern -------------------------------------------------------------------------------------------------------
+tcp_port="$(free_port)"
+cat > "$work/tern.toml" <<CFG
+[log]
+level = "error"
+[subscribe]
+denied_filters = ["$denied"]
+[[listener]]
+type = "tcp"
+bind = "127.0.0.1:$tcp_port"
+CFG
+"$root/target/debug/tern" --config "$work/tern.toml" &
+pids+=($!)
+wait_port "$tcp_port"
+
+status=0
+passed=0
+failed=0
+for url in "mqtt://127.0.0.1:$tcp_port"; do
+  echo "conformance: Tern at $url"
+  if ! "$suite" "$url" --denied-filter "$denied" --json "$work/tern.json" --junit "$work/tern-junit.xml"; then
+    status=1
+  fi
+  read -r p f < <(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["totals"]; print(t["pass"], t["fail"])' "$work/tern.json")
+  passed=$((passed + p)); failed=$((failed + f))
+done
+
+# --- Mosquitto --------------------------------------------------------------------------------------------------
+if [ "${CONFORMANCE_SKIP_MOSQUITTO:-0}" != 1 ]; then
+  if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+    echo "conformance: installing mosquitto from Debian"
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null && apt-get install -y -qq mosquitto >/dev/null
+    else sudo apt-get update -qq >/dev/null && sudo apt-get install -y -qq mosquitto >/dev/null; fi
+  fi
+  mosquitto_bin="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
+  version="$("$mosquitto_bin" -h 2>/dev/null | sed -n 's/^mosquitto version \([0-9.]*\).*/\1/p' | head -1)"
+  expected="$here/expected/mosquitto-$version.json"
+  m_port="$(free_port)"
+  cat > "$work/acl" <<ACL
+topic readwrite #
+topic deny $denied
+ACL
+  cat > "$work/mosquitto.conf" <<CFG
+listener $m_port 127.0.0.1
+allow_anonymous true
+acl_file $work/acl
+persistence false
+log_dest none
+CFG
+  "$mosquitto_bin" -c "$work/mosquitto.conf" &
+  pids+=($!)
+  wait_port "$m_port"
+  echo "conformance: Mosquitto $version at mqtt://127.0.0.1:$m_port (expected results: ${expected#$root/})"
+  if [ "${CONFORMANCE_UPDATE_EXPECTED:-0}" = 1 ] || [ ! -f "$expected" ]; then
+    "$suite" "mqtt://127.0.0.1:$m_port" --denied-filter "$denied" --json "$work/m.json" >/dev/null || true
+    python3 - "$work/m.json" "$expected" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+r["target"] = "mosquitto (Debian)"
+for x in r["results"]:
+    x["ms"] = 0
+json.dump(r, open(sys.argv[2], "w"), indent=2)
+open(sys.argv[2], "a").write("\n")
+PY
+    echo "conformance: wrote $expected; review and commit it"
+  elif ! "$suite" "mqtt://127.0.0.1:$m_port" --denied-filter "$denied" --expect "$expected" >"$work/m.txt"; then
+    cat "$work/m.txt"
+    echo "conformance: Mosquitto's verdicts differ from ${expected#$root/}" >&2
+    status=1
+  fi
+fi
+
+echo "conformance: $passed passed, $failed failed"
+exit "$status"

@@ -1,0 +1,190 @@
+//! The command line: `tern-conformance [OPTIONS] URL`, also reachable as `tern conformance`.
+
+use crate::config::{Config, Protocol};
+use crate::registry;
+use crate::report;
+use crate::runner::{self, Selection};
+use bytes::Bytes;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs the MQTT conformance suite against a broker.
+///
+/// Exit status: 0 when no statement failed (with `--expect`: when every verdict matches the expected results),
+/// 1 otherwise, 2 for usage errors.
+#[derive(clap::Parser, Debug, Clone)]
+#[command(name = "tern-conformance", version, about = "MQTT 3.1.1 / 5.0 conformance suite for any broker")]
+pub struct Args {
+    /// Broker URL: mqtt://host:port (also mqtts://, ws://, wss://, quic:// as tern-client supports them), or
+    /// mqttsn://host:port for the MQTT-SN gateway (with --mqtt-url for the MQTT side).
+    pub url: Option<String>,
+    /// The broker's MQTT URL, for MQTT-SN cross-checks.
+    #[arg(long)]
+    pub mqtt_url: Option<String>,
+    /// User name for every CONNECT.
+    #[arg(short = 'u', long)]
+    pub username: Option<String>,
+    /// Password for every CONNECT.
+    #[arg(short = 'P', long)]
+    pub password: Option<String>,
+    /// Protocols to test, comma-separated: 3.1.1, 5.0, sn. Default: 3.1.1,5.0 (sn for mqttsn:// URLs).
+    #[arg(long, value_delimiter = ',')]
+    pub protocol: Vec<String>,
+    /// A topic filter the broker refuses in SUBSCRIBE (for the SUBACK failure statements; without one they
+    /// are "not applicable").
+    #[arg(long)]
+    pub denied_filter: Option<String>,
+    /// Statement ids to skip (repeatable; `MQTT-3.1.2-*` prefixes and `5.0:` qualifiers allowed).
+    #[arg(long)]
+    pub skip: Vec<String>,
+    /// Run only these statement ids (same patterns as --skip).
+    #[arg(long)]
+    pub only: Vec<String>,
+    /// Tests run at once.
+    #[arg(short = 'j', long, default_value_t = 8)]
+    pub jobs: usize,
+    /// Seconds to wait for any one packet or close.
+    #[arg(long, default_value_t = 5.0)]
+    pub step_timeout: f64,
+    /// Seconds one test may take.
+    #[arg(long, default_value_t = 20.0)]
+    pub test_timeout: f64,
+    /// Milliseconds of silence that show a message is not delivered.
+    #[arg(long, default_value_t = 500)]
+    pub quiet_ms: u64,
+    /// Write the JSON report to this file ("-" for standard output, replacing the table).
+    #[arg(long)]
+    pub json: Option<String>,
+    /// Write a JUnit XML report to this file.
+    #[arg(long)]
+    pub junit: Option<String>,
+    /// Compare the verdicts with this expected-results file (a JSON report); differences fail the run, expected
+    /// failures do not.
+    #[arg(long)]
+    pub expect: Option<String>,
+    /// List the tests and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Print the statement coverage (Markdown, as in README.md) and exit.
+    #[arg(long)]
+    pub coverage: bool,
+}
+
+/// Parses `args` (the first is the program name) and runs.
+pub fn main_with_args<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    match <Args as clap::Parser>::try_parse_from(args) {
+        Ok(a) => run(a),
+        Err(e) => {
+            let _ = e.print();
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn usage(msg: &str) -> ExitCode {
+    eprintln!("tern-conformance: {msg}");
+    ExitCode::from(2)
+}
+
+/// Runs the suite as `args` ask and returns the exit status.
+pub fn run(args: Args) -> ExitCode {
+    let all = registry::all();
+    if args.coverage {
+        print!("{}", crate::catalogue::coverage_markdown(&all));
+        return ExitCode::SUCCESS;
+    }
+    if args.list {
+        for t in &all {
+            println!("{:<7} {:<16} {}", t.protocol.name(), t.id, crate::catalogue::text(t.protocol, t.id).unwrap_or_default());
+        }
+        return ExitCode::SUCCESS;
+    }
+    let Some(url) = args.url.clone() else {
+        return usage("a broker URL is required (e.g. mqtt://127.0.0.1:1883)");
+    };
+    let is_sn = url.to_ascii_lowercase().starts_with("mqttsn://");
+    let mut protocols = Vec::new();
+    for p in &args.protocol {
+        match Protocol::parse(p) {
+            Some(p) => protocols.push(p),
+            None => return usage(&format!("unknown protocol {p:?} (use 3.1.1, 5.0 or sn)")),
+        }
+    }
+    if protocols.is_empty() {
+        protocols = if is_sn { vec![Protocol::Sn] } else { vec![Protocol::V311, Protocol::V5] };
+    }
+    if is_sn || protocols.contains(&Protocol::Sn) {
+        eprintln!(
+            "tern-conformance: MQTT-SN: not yet implemented in this suite (no MQTT-SN 1.2 tests exist yet); \
+             nothing was tested for {url}"
+        );
+        return ExitCode::FAILURE;
+    }
+    let mut cfg = Config::new(url.clone());
+    cfg.username = args.username.clone();
+    cfg.password = args.password.clone().map(Bytes::from);
+    cfg.denied_filter = args.denied_filter.clone();
+    cfg.jobs = args.jobs.max(1);
+    cfg.step_timeout = secs(args.step_timeout);
+    cfg.test_timeout = secs(args.test_timeout);
+    cfg.quiet = Duration::from_millis(args.quiet_ms);
+    let sel = Selection {
+        protocols,
+        skip: args.skip.clone(),
+        only: args.only.clone(),
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return usage(&format!("cannot start the runtime: {e}")),
+    };
+    let outcomes = rt.block_on(runner::run(Arc::new(cfg), all, &sel));
+
+    let json = report::json(&url, &outcomes);
+    match args.json.as_deref() {
+        Some("-") => println!("{json}"),
+        other => {
+            print!("{}", report::table(&url, &outcomes));
+            if let Some(path) = other {
+                if let Err(e) = std::fs::write(path, &json) {
+                    return usage(&format!("cannot write {path}: {e}"));
+                }
+            }
+        }
+    }
+    if let Some(path) = &args.junit {
+        if let Err(e) = std::fs::write(path, report::junit(&outcomes)) {
+            return usage(&format!("cannot write {path}: {e}"));
+        }
+    }
+    let t = report::totals(&outcomes);
+    if let Some(path) = &args.expect {
+        let expected = match std::fs::read_to_string(path) {
+            Ok(s) => s,
+            Err(e) => return usage(&format!("cannot read {path}: {e}")),
+        };
+        return match report::compare(&expected, &outcomes) {
+            Ok(d) if d.is_empty() => {
+                eprintln!("verdicts match {path} ({} statements, {} expected failures)", outcomes.len(), t.fail);
+                ExitCode::SUCCESS
+            }
+            Ok(d) => {
+                eprintln!("{} verdict(s) differ from {path}:", d.len());
+                for line in d {
+                    eprintln!("  {line}");
+                }
+                ExitCode::FAILURE
+            }
+            Err(e) => usage(&e),
+        };
+    }
+    if t.fail > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s.max(0.001)).unwrap_or(Duration::from_secs(5))
+}
