@@ -1,0 +1,293 @@
+//! Row encodings. Messages are stored as MQTT 5.0 PUBLISH packets and subscriptions as SUBSCRIBE packets,
+//! so every property survives without a second serialisation format; a small fixed header in front holds
+//! what the packets cannot (expiry deadline, delivery state). Every row starts with [`ROW_VERSION`].
+//!
+//! Queue row: `version u8 | qos u8 | retain u8 | released u8 | packet_id u16 | deadline u64 | PUBLISH`,
+//! with the delivery's subscription identifiers in the PUBLISH's properties.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tern_broker_core::router::SubscriptionIds;
+use tern_broker_core::{Delivery, Message, SessionRecord, SubscriptionRecord, WillMessage};
+use tern_mqtt_codec::{
+    Packet, PacketId, ProtocolVersion, Publish, PublishProperties, QoS, Subscribe, SubscribeFilter,
+    SubscribeProperties, decode_packet,
+};
+
+/// Version of every row's layout; a later layout bumps it and [`crate::migrate`] converts old rows.
+pub(crate) const ROW_VERSION: u8 = 1;
+/// Offset of `released` in a queue row.
+pub(crate) const RELEASED_AT: usize = 3;
+/// Offset of `packet_id` in a queue row.
+pub(crate) const PACKET_ID_AT: usize = 4;
+const QUEUE_HEADER: usize = 14;
+
+/// A row that cannot be decoded: the store is damaged or was written by something else.
+#[derive(Debug, thiserror::Error)]
+#[error("undecodable {what} row: {detail}")]
+pub struct RowError {
+    what: &'static str,
+    detail: String,
+}
+
+fn bad(what: &'static str, detail: impl ToString) -> RowError {
+    RowError {
+        what,
+        detail: detail.to_string(),
+    }
+}
+
+/// Milliseconds since the Unix epoch now.
+pub(crate) fn unix_ms_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A message's expiry as a wall-clock deadline (0 = never), so it survives a restart.
+fn deadline_of(msg: &Message, now: Instant, now_ms: u64) -> u64 {
+    msg.expires_at.map_or(0, |at| {
+        let left = u64::try_from(at.saturating_duration_since(now).as_millis()).unwrap_or(u64::MAX);
+        now_ms.saturating_add(left).max(1)
+    })
+}
+
+/// The deadline back as an `Instant`; `Err(())` if it has passed.
+fn instant_of(deadline: u64, now: Instant, now_ms: u64) -> Result<Option<Instant>, ()> {
+    match deadline {
+        0 => Ok(None),
+        d if d <= now_ms => Err(()),
+        d => Ok(Some(now + Duration::from_millis(d - now_ms))),
+    }
+}
+
+fn publish_bytes(msg: &Message, sub_ids: &[NonZeroU32], out: &mut BytesMut) {
+    let mut properties = msg.properties.clone();
+    properties.subscription_identifiers = sub_ids.to_vec();
+    properties.topic_alias = None;
+    properties.message_expiry_interval = None;
+    let packet = Packet::Publish(Publish {
+        dup: false,
+        qos: msg.qos,
+        retain: msg.retain,
+        topic: msg.topic.clone(),
+        packet_id: (msg.qos != QoS::AtMostOnce).then_some(PacketId::MIN),
+        properties,
+        payload: msg.payload.clone(),
+    });
+    // Encoding a message the broker accepted from the wire cannot fail; an empty row would decode as an
+    // error at recovery, never as a wrong message.
+    if let Err(e) = packet.encode(ProtocolVersion::V5, out) {
+        tracing::error!(error = %e, "message could not be encoded for the store");
+    }
+}
+
+fn decode_publish(buf: &[u8]) -> Result<Publish, RowError> {
+    let mut b = BytesMut::from(buf);
+    match decode_packet(&mut b, ProtocolVersion::V5, u32::MAX) {
+        Ok(Some(Packet::Publish(p))) => Ok(p),
+        Ok(_) => Err(bad("message", "not a PUBLISH")),
+        Err(e) => Err(bad("message", e)),
+    }
+}
+
+fn message_of(p: Publish, expires_at: Option<Instant>) -> (Message, Vec<NonZeroU32>) {
+    let mut properties: PublishProperties = p.properties;
+    let ids = std::mem::take(&mut properties.subscription_identifiers);
+    let msg = Message {
+        topic: p.topic,
+        payload: p.payload,
+        qos: p.qos,
+        retain: p.retain,
+        properties,
+        expires_at,
+        publisher: None,
+    };
+    (msg, ids)
+}
+
+/// Encodes a queue row for `delivery` (not yet sent).
+pub(crate) fn encode_delivery(d: &Delivery, now: Instant, now_ms: u64) -> Vec<u8> {
+    let mut out = BytesMut::with_capacity(QUEUE_HEADER + d.msg.size() + 16);
+    out.put_u8(ROW_VERSION);
+    out.put_u8(d.qos as u8);
+    out.put_u8(u8::from(d.retain));
+    out.put_u8(0);
+    out.put_u16(0);
+    out.put_u64(deadline_of(&d.msg, now, now_ms));
+    publish_bytes(&d.msg, d.subscription_ids.as_slice(), &mut out);
+    out.to_vec()
+}
+
+/// A decoded queue row: the delivery, its packet id if sent, whether PUBREC arrived. `Ok(None)`: expired.
+pub(crate) type QueueRow = (Delivery, Option<PacketId>, bool);
+
+/// Decodes a queue row.
+pub(crate) fn decode_delivery(row: &[u8], now: Instant, now_ms: u64) -> Result<Option<QueueRow>, RowError> {
+    if row.len() < QUEUE_HEADER || row.first() != Some(&ROW_VERSION) {
+        return Err(bad("queue", "short row or unknown version"));
+    }
+    let mut h = &row[1..QUEUE_HEADER];
+    let qos = QoS::from_u8(h.get_u8()).ok_or_else(|| bad("queue", "bad QoS"))?;
+    let retain = h.get_u8() != 0;
+    let released = h.get_u8() != 0;
+    let packet_id = PacketId::new(h.get_u16());
+    let Ok(expires_at) = instant_of(h.get_u64(), now, now_ms) else {
+        return Ok(None);
+    };
+    let (msg, ids) = message_of(decode_publish(&row[QUEUE_HEADER..])?, expires_at);
+    let mut subscription_ids = SubscriptionIds::None;
+    for id in ids {
+        subscription_ids.push(id);
+    }
+    let delivery = Delivery {
+        msg: Arc::new(msg),
+        qos,
+        retain,
+        subscription_ids,
+        shared: None,
+    };
+    Ok(Some((delivery, packet_id, released)))
+}
+
+/// Encodes a retained message row: `version | deadline u64 | PUBLISH`.
+pub(crate) fn encode_retained(msg: &Message, now: Instant, now_ms: u64) -> Vec<u8> {
+    let mut out = BytesMut::with_capacity(9 + msg.size() + 16);
+    out.put_u8(ROW_VERSION);
+    out.put_u64(deadline_of(msg, now, now_ms));
+    publish_bytes(msg, &[], &mut out);
+    out.to_vec()
+}
+
+/// Decodes a retained row; `Ok(None)` if it expired while the broker was down.
+pub(crate) fn decode_retained(row: &[u8], now: Instant, now_ms: u64) -> Result<Option<Message>, RowError> {
+    if row.len() < 9 || row.first() != Some(&ROW_VERSION) {
+        return Err(bad("retained", "short row or unknown version"));
+    }
+    let mut h = &row[1..9];
+    let Ok(expires_at) = instant_of(h.get_u64(), now, now_ms) else {
+        return Ok(None);
+    };
+    Ok(Some(message_of(decode_publish(&row[9..])?, expires_at).0))
+}
+
+/// Encodes a session row: `version | expiry u32 | online u8 | saved_at u64 | will? | subscriptions`.
+pub(crate) fn encode_session(r: &SessionRecord, now_ms: u64) -> Vec<u8> {
+    let mut out = BytesMut::with_capacity(64);
+    out.put_u8(ROW_VERSION);
+    out.put_u32(r.expiry_interval);
+    out.put_u8(u8::from(r.online));
+    out.put_u64(now_ms);
+    match &r.will {
+        Some(w) => {
+            out.put_u8(1);
+            out.put_u32(w.delay);
+            let msg = Message {
+                topic: w.topic.clone(),
+                payload: w.payload.clone(),
+                qos: w.qos,
+                retain: w.retain,
+                properties: w.properties.clone(),
+                expires_at: None,
+                publisher: None,
+            };
+            put_framed(&mut out, |b| publish_bytes(&msg, &[], b));
+        }
+        None => out.put_u8(0),
+    }
+    out.put_u32(u32::try_from(r.subscriptions.len()).unwrap_or(u32::MAX));
+    for s in &r.subscriptions {
+        let packet = Packet::Subscribe(Subscribe {
+            packet_id: PacketId::MIN,
+            properties: SubscribeProperties {
+                subscription_identifier: s.subscription_id,
+                user_properties: Vec::new(),
+            },
+            filters: vec![SubscribeFilter {
+                filter: s.filter.as_ref().into(),
+                options: s.options,
+            }],
+        });
+        put_framed(&mut out, |b| {
+            if let Err(e) = packet.encode(ProtocolVersion::V5, b) {
+                tracing::error!(error = %e, "subscription could not be encoded for the store");
+            }
+        });
+    }
+    out.to_vec()
+}
+
+fn put_framed(out: &mut BytesMut, f: impl FnOnce(&mut BytesMut)) {
+    let mut inner = BytesMut::new();
+    f(&mut inner);
+    out.put_u32(u32::try_from(inner.len()).unwrap_or(u32::MAX));
+    out.put_slice(&inner);
+}
+
+fn take_framed(buf: &mut Bytes, what: &'static str) -> Result<Bytes, RowError> {
+    if buf.remaining() < 4 {
+        return Err(bad(what, "truncated"));
+    }
+    let n = buf.get_u32() as usize;
+    if buf.remaining() < n {
+        return Err(bad(what, "truncated"));
+    }
+    Ok(buf.split_to(n))
+}
+
+/// A decoded session row plus the wall-clock time it was saved (Unix ms).
+pub(crate) fn decode_session(client_id: &str, row: &[u8]) -> Result<(SessionRecord, u64), RowError> {
+    let mut b = Bytes::copy_from_slice(row);
+    if b.remaining() < 15 || b.get_u8() != ROW_VERSION {
+        return Err(bad("session", "short row or unknown version"));
+    }
+    let expiry_interval = b.get_u32();
+    let online = b.get_u8() != 0;
+    let saved_at = b.get_u64();
+    let will = match b.get_u8() {
+        0 => None,
+        _ => {
+            if b.remaining() < 4 {
+                return Err(bad("session", "truncated will"));
+            }
+            let delay = b.get_u32();
+            let (msg, _) = message_of(decode_publish(&take_framed(&mut b, "will")?)?, None);
+            Some(WillMessage {
+                topic: msg.topic,
+                payload: msg.payload,
+                qos: msg.qos,
+                retain: msg.retain,
+                properties: msg.properties,
+                delay,
+            })
+        }
+    };
+    if b.remaining() < 4 {
+        return Err(bad("session", "truncated subscriptions"));
+    }
+    let n = b.get_u32();
+    let mut subscriptions = Vec::new();
+    for _ in 0..n {
+        let mut p = BytesMut::from(&take_framed(&mut b, "subscription")?[..]);
+        let Ok(Some(Packet::Subscribe(s))) = decode_packet(&mut p, ProtocolVersion::V5, u32::MAX) else {
+            return Err(bad("subscription", "not a SUBSCRIBE"));
+        };
+        for f in s.filters {
+            subscriptions.push(SubscriptionRecord {
+                filter: Arc::from(&*f.filter),
+                options: f.options,
+                subscription_id: s.properties.subscription_identifier,
+            });
+        }
+    }
+    let record = SessionRecord {
+        client_id: Arc::from(client_id),
+        expiry_interval,
+        subscriptions,
+        will,
+        online,
+    };
+    Ok((record, saved_at))
+}

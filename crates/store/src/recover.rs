@@ -1,0 +1,208 @@
+//! Opening a store: format check (and migration), then reading every table back into the core's
+//! [`Recovered`] picture. A row that does not decode is corruption: the store is refused, never skipped
+//! over silently.
+
+use crate::codec::{decode_delivery, decode_retained, decode_session, unix_ms_now};
+use crate::error::StoreError;
+use crate::tables::{FORMAT_KEY, INBOUND, META, QUEUE, RETAINED, SESSIONS};
+use crate::{FORMAT_VERSION, migrate};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tern_broker_core::{Recovered, RecoveredDelivery, RecoveredSession};
+
+/// The in-flight map the writer needs: (client id, packet id) → sequence number.
+pub(crate) type InflightMap = HashMap<(Arc<str>, u16), u64>;
+
+/// Opens (creating if needed) the database at `path` and checks its format version.
+pub(crate) fn open_db(path: &Path) -> Result<Database, StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let existed = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
+    let db = Database::create(path).map_err(|e| StoreError::from_redb(path, e))?;
+    let found = {
+        let txn = db.begin_read().map_err(|e| StoreError::from_redb(path, e))?;
+        match txn.open_table(META) {
+            Ok(t) => t
+                .get(FORMAT_KEY)
+                .map_err(|e| StoreError::from_redb(path, e))?
+                .map(|v| v.value()),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(StoreError::from_redb(path, e)),
+        }
+    };
+    match found {
+        Some(v) if v > FORMAT_VERSION => {
+            return Err(StoreError::WrongVersion {
+                path: path.to_path_buf(),
+                found: v,
+                supported: FORMAT_VERSION,
+            });
+        }
+        Some(v) if v < FORMAT_VERSION => migrate::migrate(&db, path, v)?,
+        Some(_) => {}
+        None if existed && has_data(&db, path)? => {
+            return Err(StoreError::Corrupt {
+                path: path.to_path_buf(),
+                detail: "tables without a format version".into(),
+            });
+        }
+        None => {}
+    }
+    let init = || -> Result<(), redb::Error> {
+        crate::writer::create_tables(&db)?;
+        let txn = db.begin_write()?;
+        txn.open_table(META)?.insert(FORMAT_KEY, FORMAT_VERSION)?;
+        txn.commit()?;
+        Ok(())
+    };
+    init().map_err(|e| StoreError::from_redb(path, e))?;
+    Ok(db)
+}
+
+fn has_data(db: &Database, path: &Path) -> Result<bool, StoreError> {
+    let txn = db.begin_read().map_err(|e| StoreError::from_redb(path, e))?;
+    let any = txn
+        .list_tables()
+        .map_err(|e| StoreError::from_redb(path, e))?
+        .next()
+        .is_some();
+    Ok(any)
+}
+
+/// Reads everything back; `now` is the core's clock, so deadlines become `Instant`s on it.
+pub(crate) fn read_all(
+    db: &Database,
+    path: &Path,
+    now: Instant,
+) -> Result<(Recovered, InflightMap), StoreError> {
+    let now_ms = unix_ms_now();
+    let corrupt = |detail: String| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let redb_err = |e: redb::Error| StoreError::from_redb(path, e);
+    let txn = db.begin_read().map_err(|e| redb_err(e.into()))?;
+    let sessions_t = txn.open_table(SESSIONS).map_err(|e| redb_err(e.into()))?;
+    let queue_t = txn.open_table(QUEUE).map_err(|e| redb_err(e.into()))?;
+    let inbound_t = txn.open_table(INBOUND).map_err(|e| redb_err(e.into()))?;
+    let retained_t = txn.open_table(RETAINED).map_err(|e| redb_err(e.into()))?;
+
+    let mut recovered = Recovered {
+        next_seq: 1,
+        ..Recovered::default()
+    };
+    let mut index: HashMap<Arc<str>, usize> = HashMap::new();
+    for row in sessions_t.iter().map_err(|e| redb_err(e.into()))? {
+        let (k, v) = row.map_err(|e| redb_err(e.into()))?;
+        let client = k.value();
+        let (record, saved_at) =
+            decode_session(client, v.value()).map_err(|e| corrupt(format!("session {client:?}: {e}")))?;
+        let offline_for = if record.online {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(now_ms.saturating_sub(saved_at))
+        };
+        index.insert(record.client_id.clone(), recovered.sessions.len());
+        recovered.sessions.push(RecoveredSession {
+            record,
+            offline_for,
+            deliveries: Vec::new(),
+            inbound_qos2: Vec::new(),
+        });
+    }
+    let mut inflight = InflightMap::new();
+    for row in queue_t.iter().map_err(|e| redb_err(e.into()))? {
+        let (k, v) = row.map_err(|e| redb_err(e.into()))?;
+        let (client, seq) = k.value();
+        recovered.next_seq = recovered.next_seq.max(seq.saturating_add(1));
+        let Some(&i) = index.get(client) else { continue };
+        let Some(s) = recovered.sessions.get_mut(i) else {
+            continue;
+        };
+        let decoded = decode_delivery(v.value(), now, now_ms)
+            .map_err(|e| corrupt(format!("queue row {client:?}/{seq}: {e}")))?;
+        // Expired while the broker was down: dropped as it would have been at delivery.
+        let Some((delivery, packet_id, released)) = decoded else {
+            continue;
+        };
+        if let Some(pid) = packet_id {
+            inflight.insert((s.record.client_id.clone(), pid.get()), seq);
+        }
+        s.deliveries.push(RecoveredDelivery {
+            seq,
+            delivery,
+            packet_id,
+            released,
+        });
+    }
+    for row in inbound_t.iter().map_err(|e| redb_err(e.into()))? {
+        let (k, _) = row.map_err(|e| redb_err(e.into()))?;
+        let (client, pid) = k.value();
+        if let Some(s) = index.get(client).and_then(|&i| recovered.sessions.get_mut(i)) {
+            s.inbound_qos2.push(pid);
+        }
+    }
+    for row in retained_t.iter().map_err(|e| redb_err(e.into()))? {
+        let (k, v) = row.map_err(|e| redb_err(e.into()))?;
+        let msg = decode_retained(v.value(), now, now_ms)
+            .map_err(|e| corrupt(format!("retained {:?}: {e}", k.value())))?;
+        recovered.retained.extend(msg.map(Arc::new));
+    }
+    // Sent rows first, in sequence order, then the queued ones: the in-flight window is re-sent first.
+    for s in &mut recovered.sessions {
+        s.deliveries.sort_by_key(|d| (d.packet_id.is_none(), d.seq));
+    }
+    Ok((recovered, inflight))
+}
+
+/// Rebuilds the in-flight map from disk (after a failed commit).
+pub(crate) fn inflight_map(db: &Database) -> Result<InflightMap, redb::Error> {
+    let txn = db.begin_read()?;
+    let queue = txn.open_table(QUEUE)?;
+    let mut map = InflightMap::new();
+    for row in queue.iter()? {
+        let (k, v) = row?;
+        let (client, seq) = k.value();
+        let pid = v
+            .value()
+            .get(crate::codec::PACKET_ID_AT..crate::codec::PACKET_ID_AT + 2)
+            .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+        if pid != 0 {
+            map.insert((Arc::from(client), pid), seq);
+        }
+    }
+    Ok(map)
+}
+
+/// Row counts of a store, for `tern store check`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreSummary {
+    /// Sessions.
+    pub sessions: u64,
+    /// Queued and in-flight deliveries.
+    pub queued: u64,
+    /// Retained messages.
+    pub retained: u64,
+    /// Inbound QoS 2 ids awaiting PUBREL.
+    pub inbound_qos2: u64,
+}
+
+pub(crate) fn summary(db: &Database, path: &Path) -> Result<StoreSummary, StoreError> {
+    let f = || -> Result<StoreSummary, redb::Error> {
+        let txn = db.begin_read()?;
+        Ok(StoreSummary {
+            sessions: txn.open_table(SESSIONS)?.len()?,
+            queued: txn.open_table(QUEUE)?.len()?,
+            retained: txn.open_table(RETAINED)?.len()?,
+            inbound_qos2: txn.open_table(INBOUND)?.len()?,
+        })
+    };
+    f().map_err(|e| StoreError::from_redb(path, e))
+}

@@ -1,0 +1,274 @@
+//! The writer thread: it owns every redb write transaction. Connection tasks hand it [`Op`]s over a
+//! channel; it takes everything waiting (up to [`MAX_BATCH`]), applies it in one transaction, commits once
+//! (one fsync) and then completes the batch's tickets, so a publisher's PUBACK follows the fsync that made
+//! its message durable. A failed commit (disk full, I/O error) keeps the batch, reopens the file and retries:
+//! nothing is acknowledged before it is durable, and writing resumes when space returns.
+
+use crate::codec::{PACKET_ID_AT, RELEASED_AT};
+use crate::tables::{INBOUND, QUEUE, RETAINED, SESSIONS};
+use redb::{Database, ReadableTable};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+use tern_broker_core::CommitTicket;
+
+/// Most operations applied in one transaction.
+pub(crate) const MAX_BATCH: usize = 8192;
+/// Pause between attempts when a commit fails.
+const RETRY_PAUSE: Duration = Duration::from_millis(250);
+
+/// One change for the writer thread.
+#[derive(Debug)]
+pub(crate) enum Op {
+    /// A delivery queued for a durable session.
+    Queue {
+        client: Arc<str>,
+        seq: u64,
+        row: Vec<u8>,
+    },
+    /// A retained message set (`Some`) or deleted (`None`).
+    Retain { topic: String, row: Option<Vec<u8>> },
+    /// Inbound QoS 2 id now awaiting PUBREL.
+    InboundAdd { client: Arc<str>, pid: u16 },
+    /// Inbound QoS 2 id released.
+    InboundRemove { client: Arc<str>, pid: u16 },
+    /// A session's picture.
+    Session { client: Arc<str>, row: Vec<u8> },
+    /// A session and everything it owned, gone.
+    SessionRemoved { client: Arc<str> },
+    /// Row `seq` sent as `pid`.
+    Sent { client: Arc<str>, seq: u64, pid: u16 },
+    /// PUBREC arrived for `pid`.
+    Released { client: Arc<str>, pid: u16 },
+    /// Delivery `pid` completed.
+    Acked { client: Arc<str>, pid: u16 },
+    /// Rows that left the queue undelivered.
+    Dropped { client: Arc<str>, seqs: Vec<u64> },
+    /// Completed once every op sent before it is durable.
+    Ticket(CommitTicket),
+}
+
+/// When the writer commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cadence {
+    /// As soon as there is work: each batch is whatever queued up during the previous fsync.
+    Eager,
+    /// Once per interval.
+    Every(Duration),
+}
+
+/// The writer thread's state.
+pub(crate) struct Writer {
+    pub(crate) path: PathBuf,
+    pub(crate) db: Option<Database>,
+    /// (client id, packet id) → sequence number of the delivery in flight with that id.
+    pub(crate) inflight: HashMap<(Arc<str>, u16), u64>,
+    pub(crate) cadence: Cadence,
+}
+
+impl Writer {
+    /// Runs until every sender is gone, committing what is left before returning.
+    pub(crate) fn run(mut self, rx: Receiver<Op>) {
+        let mut batch: Vec<Op> = Vec::new();
+        let mut open = true;
+        while open || !batch.is_empty() {
+            if open && batch.is_empty() {
+                match rx.recv() {
+                    Ok(op) => batch.push(op),
+                    Err(_) => open = false,
+                }
+            }
+            if open {
+                open = self.gather(&rx, &mut batch);
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            self.commit_until_done(&batch);
+            for op in batch.drain(..) {
+                if let Op::Ticket(t) = op {
+                    t.complete();
+                }
+            }
+        }
+    }
+
+    /// Adds whatever else is waiting (eager) or arrives within the interval; false once senders are gone.
+    fn gather(&self, rx: &Receiver<Op>, batch: &mut Vec<Op>) -> bool {
+        match self.cadence {
+            Cadence::Eager => {
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(op) => batch.push(op),
+                        Err(std::sync::mpsc::TryRecvError::Empty) => return true,
+                        Err(std::sync::mpsc::TryRecvError::Disconnected) => return false,
+                    }
+                }
+                true
+            }
+            Cadence::Every(interval) => {
+                let deadline = Instant::now() + interval;
+                while batch.len() < MAX_BATCH {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match rx.recv_timeout(left) {
+                        Ok(op) => batch.push(op),
+                        Err(RecvTimeoutError::Timeout) => return true,
+                        Err(RecvTimeoutError::Disconnected) => return false,
+                    }
+                }
+                true
+            }
+        }
+    }
+
+    /// Commits the batch, retrying (and reopening the file) until it succeeds.
+    fn commit_until_done(&mut self, batch: &[Op]) {
+        let mut failures = 0u32;
+        loop {
+            match self.try_commit(batch) {
+                Ok(()) => {
+                    if failures > 0 {
+                        tracing::warn!(path = %self.path.display(), failures, "store writable again");
+                    }
+                    return;
+                }
+                Err(e) => {
+                    if failures == 0 || failures % 40 == 0 {
+                        tracing::error!(path = %self.path.display(), error = %e,
+                            "store commit failed (disk full?); publishes wait unacknowledged until it succeeds");
+                    }
+                    failures += 1;
+                    // A failed commit may leave redb needing a reopen; the in-flight map may hold the
+                    // failed batch's changes, so it is rebuilt from what is really on disk.
+                    self.db = None;
+                    std::thread::sleep(RETRY_PAUSE);
+                    if let Err(e) = self.reopen() {
+                        tracing::error!(path = %self.path.display(), error = %e, "store reopen failed");
+                    }
+                }
+            }
+        }
+    }
+
+    fn reopen(&mut self) -> Result<(), redb::Error> {
+        let db = Database::create(&self.path)?;
+        self.inflight = crate::recover::inflight_map(&db)?;
+        self.db = Some(db);
+        Ok(())
+    }
+
+    fn try_commit(&mut self, batch: &[Op]) -> Result<(), redb::Error> {
+        let Some(db) = &self.db else {
+            return Err(redb::Error::DatabaseClosed);
+        };
+        let txn = db.begin_write()?;
+        {
+            let mut queue = txn.open_table(QUEUE)?;
+            let mut sessions = txn.open_table(SESSIONS)?;
+            let mut inbound = txn.open_table(INBOUND)?;
+            let mut retained = txn.open_table(RETAINED)?;
+            for op in batch {
+                apply(
+                    op,
+                    &mut self.inflight,
+                    &mut queue,
+                    &mut sessions,
+                    &mut inbound,
+                    &mut retained,
+                )?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+}
+
+type Table<'t, K, V> = redb::Table<'t, K, V>;
+
+fn apply(
+    op: &Op,
+    inflight: &mut HashMap<(Arc<str>, u16), u64>,
+    queue: &mut Table<'_, (&'static str, u64), &'static [u8]>,
+    sessions: &mut Table<'_, &'static str, &'static [u8]>,
+    inbound: &mut Table<'_, (&'static str, u16), ()>,
+    retained: &mut Table<'_, &'static str, &'static [u8]>,
+) -> Result<(), redb::Error> {
+    match op {
+        Op::Queue { client, seq, row } => {
+            queue.insert((&**client, *seq), row.as_slice())?;
+        }
+        Op::Retain {
+            topic,
+            row: Some(row),
+        } => {
+            retained.insert(topic.as_str(), row.as_slice())?;
+        }
+        Op::Retain { topic, row: None } => {
+            retained.remove(topic.as_str())?;
+        }
+        Op::InboundAdd { client, pid } => {
+            inbound.insert((&**client, *pid), ())?;
+        }
+        Op::InboundRemove { client, pid } => {
+            inbound.remove((&**client, *pid))?;
+        }
+        Op::Session { client, row } => {
+            sessions.insert(&**client, row.as_slice())?;
+        }
+        Op::SessionRemoved { client } => {
+            sessions.remove(&**client)?;
+            queue.retain_in((&**client, 0)..=(&**client, u64::MAX), |_, _| false)?;
+            inbound.retain_in((&**client, 0)..=(&**client, u16::MAX), |_, _| false)?;
+            inflight.retain(|(c, _), _| c != client);
+        }
+        Op::Sent { client, seq, pid } => {
+            let row = queue.get((&**client, *seq))?.map(|v| v.value().to_vec());
+            // A row that is not there was never stored (a retained message sent at subscribe).
+            if let Some(mut row) = row {
+                if let Some(slot) = row.get_mut(PACKET_ID_AT..PACKET_ID_AT + 2) {
+                    slot.copy_from_slice(&pid.to_be_bytes());
+                }
+                queue.insert((&**client, *seq), row.as_slice())?;
+                inflight.insert((client.clone(), *pid), *seq);
+            }
+        }
+        Op::Released { client, pid } => {
+            if let Some(&seq) = inflight.get(&(client.clone(), *pid)) {
+                let row = queue.get((&**client, seq))?.map(|v| v.value().to_vec());
+                if let Some(mut row) = row {
+                    if let Some(flag) = row.get_mut(RELEASED_AT) {
+                        *flag = 1;
+                    }
+                    queue.insert((&**client, seq), row.as_slice())?;
+                }
+            }
+        }
+        Op::Acked { client, pid } => {
+            if let Some(seq) = inflight.remove(&(client.clone(), *pid)) {
+                queue.remove((&**client, seq))?;
+            }
+        }
+        Op::Dropped { client, seqs } => {
+            for seq in seqs {
+                queue.remove((&**client, *seq))?;
+            }
+        }
+        Op::Ticket(_) => {}
+    }
+    Ok(())
+}
+
+/// Creates every table so readers never meet a missing one.
+pub(crate) fn create_tables(db: &Database) -> Result<(), redb::Error> {
+    let txn = db.begin_write()?;
+    {
+        txn.open_table(QUEUE)?;
+        txn.open_table(SESSIONS)?;
+        txn.open_table(INBOUND)?;
+        txn.open_table(RETAINED)?;
+    }
+    txn.commit()?;
+    Ok(())
+}
