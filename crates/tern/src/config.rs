@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The configuration compiled into the binary, used when no `--config` is given.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../tern.default.toml");
@@ -28,6 +28,9 @@ pub struct Config {
     /// Listeners; at least one.
     #[serde(default, rename = "listener")]
     pub listeners: Vec<ListenerConfig>,
+    /// Where Tern keeps its files (the generated development certificate); `tern-data` in the working
+    /// directory when unset.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// `[log]`
@@ -128,6 +131,28 @@ pub struct ListenerConfig {
     pub bind: SocketAddr,
     /// Connections this listener serves at once.
     pub max_connections: Option<usize>,
+    /// Expect a PROXY protocol v1/v2 header first (tcp, tls, ws, wss behind a load balancer).
+    pub proxy_protocol: Option<bool>,
+    /// Seconds from accept to the end of the PROXY/TLS/WebSocket handshakes.
+    pub handshake_timeout: Option<u64>,
+    /// tls, wss: PEM certificate chain; unset with `key` unset uses the generated development certificate.
+    pub cert: Option<PathBuf>,
+    /// tls, wss: PEM private key of `cert`.
+    pub key: Option<PathBuf>,
+    /// tls, wss: PEM bundle of the CAs client certificates must chain to; enables client certificates.
+    pub client_ca: Option<PathBuf>,
+    /// tls, wss: with `client_ca`, refuse clients without a valid certificate (default true).
+    pub require_client_cert: Option<bool>,
+    /// ws, wss: the HTTP path upgraded (default "/mqtt").
+    pub path: Option<String>,
+    /// ws, wss: subprotocols accepted (default ["mqtt", "mqttv3.1"]).
+    pub subprotocols: Option<Vec<String>>,
+    /// ws, wss: refuse upgrades that offer no subprotocol (default false).
+    pub require_subprotocol: Option<bool>,
+    /// ws, wss: browser origins allowed (default: any).
+    pub allowed_origins: Option<Vec<String>>,
+    /// ws, wss: take the client address from X-Forwarded-For (default false).
+    pub trust_proxy_headers: Option<bool>,
 }
 
 /// `listener.type`
@@ -136,6 +161,74 @@ pub struct ListenerConfig {
 pub enum ListenerKind {
     /// MQTT over TCP.
     Tcp,
+    /// MQTT over TLS.
+    Tls,
+    /// MQTT over WebSocket.
+    Ws,
+    /// MQTT over WebSocket over TLS.
+    Wss,
+}
+
+impl ListenerConfig {
+    /// Refuses settings that do not apply to this listener's type, so a typo'd type is not silently ignored.
+    fn validate(&self) -> Result<()> {
+        let kind = self.kind;
+        let tls = matches!(kind, ListenerKind::Tls | ListenerKind::Wss);
+        let ws = matches!(kind, ListenerKind::Ws | ListenerKind::Wss);
+        let tls_keys = [
+            ("cert", self.cert.is_some()),
+            ("key", self.key.is_some()),
+            ("client_ca", self.client_ca.is_some()),
+            ("require_client_cert", self.require_client_cert.is_some()),
+        ];
+        let ws_keys = [
+            ("path", self.path.is_some()),
+            ("subprotocols", self.subprotocols.is_some()),
+            ("require_subprotocol", self.require_subprotocol.is_some()),
+            ("allowed_origins", self.allowed_origins.is_some()),
+            ("trust_proxy_headers", self.trust_proxy_headers.is_some()),
+        ];
+        for (key, set) in tls_keys {
+            if set && !tls {
+                bail!(
+                    "listener {}: `{key}` applies to tls and wss listeners only",
+                    self.bind
+                );
+            }
+        }
+        for (key, set) in ws_keys {
+            if set && !ws {
+                bail!(
+                    "listener {}: `{key}` applies to ws and wss listeners only",
+                    self.bind
+                );
+            }
+        }
+        if self.cert.is_some() != self.key.is_some() {
+            bail!(
+                "listener {}: set both `cert` and `key`, or neither to use the development certificate",
+                self.bind
+            );
+        }
+        if self.require_client_cert.is_some() && self.client_ca.is_none() {
+            bail!("listener {}: `require_client_cert` needs `client_ca`", self.bind);
+        }
+        if let Some(p) = &self.path
+            && !p.starts_with('/')
+        {
+            bail!("listener {}: `path` must start with '/'", self.bind);
+        }
+        if self.subprotocols.as_ref().is_some_and(Vec::is_empty) {
+            bail!(
+                "listener {}: `subprotocols` must name at least one (e.g. \"mqtt\")",
+                self.bind
+            );
+        }
+        if self.handshake_timeout == Some(0) {
+            bail!("listener {}: `handshake_timeout` must be above 0", self.bind);
+        }
+        Ok(())
+    }
 }
 
 impl Config {
@@ -170,6 +263,9 @@ impl Config {
         if self.limits.max_packet_size == Some(0) {
             bail!("limits.max_packet_size must be above 0");
         }
+        for l in &self.listeners {
+            l.validate()?;
+        }
         if self.limits.max_inflight == Some(0) {
             bail!("limits.max_inflight must be above 0 (MQTT forbids a Receive Maximum of 0)");
         }
@@ -198,8 +294,8 @@ mod tests {
     #[test]
     fn embedded_default_parses() {
         let c = Config::parse(EMBEDDED_DEFAULT, "embedded").unwrap();
-        assert_eq!(c.listeners.len(), 1);
-        assert_eq!(c.listeners[0].bind.port(), 1883);
+        let ports: Vec<u16> = c.listeners.iter().map(|l| l.bind.port()).collect();
+        assert_eq!(ports, [1883, 8883, 8083, 8084]);
     }
 
     #[test]
@@ -222,5 +318,31 @@ mod tests {
         assert!(Config::parse(&format!("{base}[limits]\nmaximum_qos = 3\n"), "t").is_err());
         assert!(Config::parse(&format!("{base}[limits]\nmax_inflight = 0\n"), "t").is_err());
         assert!(Config::parse("[log]\nlevel = \"info\"\n", "t").is_err());
+    }
+
+    #[test]
+    fn listener_keys_must_fit_the_type() {
+        let tcp = "[[listener]]\ntype = \"tcp\"\nbind = \"127.0.0.1:0\"\n";
+        let e = Config::parse(&format!("{tcp}cert = \"c.pem\"\n"), "t").unwrap_err();
+        assert!(format!("{e:#}").contains("tls and wss"), "{e:#}");
+        let ws = "[[listener]]\ntype = \"ws\"\nbind = \"127.0.0.1:0\"\n";
+        assert!(
+            Config::parse(
+                &format!("{ws}path = \"/mqtt\"\nallowed_origins = [\"https://a\"]\n"),
+                "t"
+            )
+            .is_ok()
+        );
+        assert!(Config::parse(&format!("{ws}path = \"mqtt\"\n"), "t").is_err());
+        let tls = "[[listener]]\ntype = \"tls\"\nbind = \"127.0.0.1:0\"\n";
+        assert!(Config::parse(&format!("{tls}cert = \"c.pem\"\n"), "t").is_err());
+        assert!(Config::parse(&format!("{tls}require_client_cert = true\n"), "t").is_err());
+        assert!(
+            Config::parse(
+                &format!("{tls}proxy_protocol = true\nhandshake_timeout = 5\n"),
+                "t"
+            )
+            .is_ok()
+        );
     }
 }

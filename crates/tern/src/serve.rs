@@ -1,11 +1,12 @@
 //! `tern serve`: wire the configuration into the core, bind every listener, run until SIGINT/SIGTERM, drain.
 
-use crate::config::{Config, DeniedReason, ListenerKind, QueueDrop};
+mod listeners;
+
+use crate::config::{Config, DeniedReason, QueueDrop};
 use anyhow::{Context, Result};
 use std::time::Duration;
 use tern_broker::{Broker, CoreConfig, DriverConfig};
 use tern_broker_core::QueueDropPolicy;
-use tern_transport_tcp::{TcpFrontend, TcpListenerConfig};
 use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
 
@@ -23,22 +24,8 @@ pub fn run(config: Config) -> Result<()> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let broker = Broker::start(core_config, DriverConfig::default());
-        for listener in &config.listeners {
-            match listener.kind {
-                ListenerKind::Tcp => {
-                    let mut cfg = TcpListenerConfig {
-                        bind: listener.bind,
-                        ..TcpListenerConfig::default()
-                    };
-                    if let Some(max) = listener.max_connections {
-                        cfg.max_connections = max;
-                    }
-                    let frontend = TcpFrontend::bind(cfg)?;
-                    info!(addr = %frontend.local_addr()?, "listener tcp: anonymous clients allowed");
-                    tokio::spawn(frontend.run(broker.clone()));
-                }
-            }
-        }
+        let tls = listeners::spawn_all(&config, &broker)?;
+        spawn_reload_on_sighup(tls);
         info!(version = env!("CARGO_PKG_VERSION"), "tern is up");
         wait_for_signal().await;
         info!("shutting down: closing listeners and disconnecting clients");
@@ -138,6 +125,24 @@ fn init_logging(level: Option<&str>) -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     Ok(())
+}
+
+/// SIGHUP re-reads every TLS certificate and key (the files are also polled for changes).
+fn spawn_reload_on_sighup(tls: listeners::TlsHandles) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            warn!("cannot listen for SIGHUP; certificates are still reloaded when their files change");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            info!("SIGHUP: reloading TLS certificates");
+            tls.reload();
+        }
+    });
+    #[cfg(not(unix))]
+    std::mem::forget(tls);
 }
 
 async fn wait_for_signal() {

@@ -45,7 +45,8 @@ pub struct ConnectArgs {
     /// Broker port.
     #[arg(short = 'p', long, default_value_t = 1883)]
     pub port: u16,
-    /// Broker URL instead of host and port, e.g. mqtt://broker:1883.
+    /// Broker URL instead of host and port: mqtt://broker:1883, mqtts://broker:8883, ws://broker:8083/mqtt,
+    /// wss://broker:8084/mqtt.
     #[arg(short = 'u', long, conflicts_with_all = ["host", "port"])]
     pub url: Option<String>,
     /// MQTT protocol version.
@@ -87,6 +88,19 @@ pub struct ConnectArgs {
     /// User property key=value (MQTT 5; repeatable): sent on PUBLISH for `pub`, on SUBSCRIBE for `sub`.
     #[arg(long = "user-property", value_name = "KEY=VALUE", value_parser = parse_user_property)]
     pub user_property: Vec<(String, String)>,
+    /// mqtts/wss: PEM file of the CA(s) to trust instead of the system bundle, e.g. a broker's self-signed
+    /// certificate (tern's is tern-data/tls/dev-cert.pem).
+    #[arg(long, value_name = "FILE")]
+    pub cafile: Option<std::path::PathBuf>,
+    /// mqtts/wss: accept any server certificate (development only: no protection against impostors).
+    #[arg(long)]
+    pub insecure: bool,
+    /// mqtts/wss: PEM client certificate to present (brokers requiring one); with --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<std::path::PathBuf>,
+    /// mqtts/wss: PEM private key of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<std::path::PathBuf>,
     /// Print help.
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
@@ -190,7 +204,13 @@ impl ConnectArgs {
             .client_id(id)
             .clean_start(!self.no_clean)
             .keep_alive(Duration::from_secs(u64::from(self.keepalive)))
-            .timeout(timeout);
+            .timeout(timeout)
+            .tls(tern_client::TlsOptions {
+                ca_file: self.cafile.clone(),
+                insecure: self.insecure,
+                client_cert: self.cert.clone(),
+                client_key: self.key.clone(),
+            });
         if let Some(secs) = self.session_expiry {
             opts = opts.session_expiry(secs);
         }
