@@ -5,7 +5,7 @@ use crate::timer;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tern_broker_core::{BrokerCore, ConnMeta, CoreConfig};
+use tern_broker_core::{BrokerCore, ConnMeta, CoreConfig, Hooks};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Notify, watch};
 
@@ -59,7 +59,17 @@ impl Broker {
     /// Builds the core from `config` and starts its timer task (session expiry, delayed wills, `$SYS`).
     /// Must be called inside a tokio runtime.
     pub fn start(config: CoreConfig, driver: DriverConfig) -> Broker {
-        let core = BrokerCore::new(config, Instant::now());
+        Broker::start_with_core(BrokerCore::new(config, Instant::now()), driver)
+    }
+
+    /// [`Broker::start`] with the given hooks (a durable store, an authentication policy).
+    pub fn start_with_hooks(config: CoreConfig, driver: DriverConfig, hooks: Hooks) -> Broker {
+        Broker::start_with_core(BrokerCore::with_hooks(config, hooks, Instant::now()), driver)
+    }
+
+    /// Serves a core built by the caller: one restored from a store ([`BrokerCore::restore`]) before any
+    /// connection arrives. Starts the timer task; must be called inside a tokio runtime.
+    pub fn start_with_core(core: Arc<BrokerCore>, driver: DriverConfig) -> Broker {
         let (shutdown_tx, _) = watch::channel(false);
         let broker = Broker {
             inner: Arc::new(Inner {
