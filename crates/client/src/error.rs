@@ -12,7 +12,8 @@ use tern_mqtt_codec::{DecodeError, EncodeError, ReasonCode};
 pub enum ErrorKind {
     /// The server URL could not be parsed.
     InvalidUrl,
-    /// The URL names a transport this build cannot open yet (`mqtts`, `ws`, `wss`, `quic`).
+    /// The URL names a transport this build cannot open. Every scheme `ServerUrl` parses is supported
+    /// today; the kind stays so callers matching on it keep compiling.
     UnsupportedTransport,
     /// An I/O error on the socket (refused, reset, unreachable, ...).
     Io,
@@ -45,8 +46,6 @@ pub struct ClientError {
 pub(crate) enum Repr {
     #[error("invalid server URL {url:?}: {why}")]
     InvalidUrl { url: String, why: &'static str },
-    #[error("transport {0} is not supported yet (only mqtt:// is)")]
-    UnsupportedTransport(&'static str),
     // The underlying errors are part of the message and not also returned by `source()`, so a printed
     // error chain (`{:#}` in anyhow) does not repeat them.
     #[error("{context}: {error}")]
@@ -111,7 +110,6 @@ impl ClientError {
     pub fn kind(&self) -> ErrorKind {
         match &*self.repr {
             Repr::InvalidUrl { .. } => ErrorKind::InvalidUrl,
-            Repr::UnsupportedTransport(_) => ErrorKind::UnsupportedTransport,
             Repr::Io { .. } => ErrorKind::Io,
             Repr::Timeout { .. } => ErrorKind::Timeout,
             Repr::ConnectRefused(_) => ErrorKind::ConnectRefused,
@@ -187,15 +185,5 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::ConnectRefused);
         assert_eq!(e.reason_code(), Some(ReasonCode::NotAuthorized));
         assert!(e.to_string().contains("NotAuthorized"), "{e}");
-    }
-
-    #[test]
-    fn unsupported_transport_names_the_scheme() {
-        let e = ClientError::new(Repr::UnsupportedTransport("wss"));
-        assert_eq!(e.kind(), ErrorKind::UnsupportedTransport);
-        assert_eq!(
-            e.to_string(),
-            "transport wss is not supported yet (only mqtt:// is)"
-        );
     }
 }

@@ -1,12 +1,13 @@
 //! Async MQTT 3.1.1 / 5.0 client on tokio, used by `tern pub`, `tern sub`, `tern bench`, integration tests
 //! and the conformance suite.
 //!
-//! What it owns: opening a transport from a URL ([`ServerUrl`]; `mqtt://` today, the rest report
-//! "not supported yet"), the CONNECT/CONNACK handshake, packet identifiers, QoS 1/2 flows in both
-//! directions (inbound QoS 2 delivered exactly once), keep alive, and timeouts on every wait. One background
-//! task per connection owns the socket; [`Client`] and [`ClientHandle`] talk to it over channels, so
-//! publishes can be pipelined ([`ClientHandle::publish_nowait`]) up to an in-flight window.
-//! [`RawConnection`] sends exact bytes for tests of malformed input.
+//! What it owns: opening a transport from a URL ([`ServerUrl`]: `mqtt://`, `mqtts://`, `ws://`, `wss://`,
+//! and `quic://`, MQTT over one QUIC stream with ALPN `mqtt` as EMQX serves it), the CONNECT/CONNACK
+//! handshake, packet identifiers, QoS 1/2 flows in both directions (inbound QoS 2 delivered exactly once),
+//! keep alive, and timeouts on every wait. One background task per connection owns the socket; [`Client`]
+//! and [`ClientHandle`] talk to it over channels, so publishes can be pipelined
+//! ([`ClientHandle::publish_nowait`]) up to an in-flight window. [`RawConnection`] sends exact bytes for
+//! tests of malformed input.
 //!
 //! What it does not own: the packet model and wire format (`tern-mqtt-codec`, re-exported here as the types
 //! the API uses), reconnecting, persistence of in-flight messages across connections, enhanced (AUTH)
@@ -36,6 +37,7 @@ mod driver;
 mod error;
 mod framing;
 mod options;
+mod quic;
 mod raw;
 mod tls;
 mod transport;

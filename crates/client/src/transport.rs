@@ -6,7 +6,7 @@
 //! entirely with [`Client::connect_stream`](crate::Client::connect_stream) or
 //! [`RawConnection::from_stream`](crate::RawConnection::from_stream).
 
-use crate::error::{ClientError, Repr};
+use crate::error::ClientError;
 use crate::tls::TlsOptions;
 use std::fmt;
 use std::time::Duration;
@@ -192,11 +192,15 @@ pub async fn open(url: &ServerUrl, timeout: Duration) -> Result<BoxStream, Clien
 
 /// Opens the byte stream a URL names, within `timeout`, with `tls` deciding which server certificates
 /// `mqtts://` and `wss://` trust.
-pub async fn open_with(url: &ServerUrl, timeout: Duration, tls: &TlsOptions) -> Result<BoxStream, ClientError> {
+pub async fn open_with(
+    url: &ServerUrl,
+    timeout: Duration,
+    tls: &TlsOptions,
+) -> Result<BoxStream, ClientError> {
     match url.transport {
         Transport::Tcp => Ok(Box::new(connect_tcp(url, timeout).await?)),
         Transport::Tls | Transport::Ws | Transport::Wss => open_stream_transport(url, timeout, tls).await,
-        other => Err(ClientError::new(Repr::UnsupportedTransport(other.scheme()))),
+        Transport::Quic => crate::quic::connect(url, timeout, tls).await,
     }
 }
 
@@ -213,7 +217,11 @@ async fn connect_tcp(url: &ServerUrl, timeout: Duration) -> Result<tokio::net::T
 }
 
 /// `mqtts://`, `ws://`, `wss://`: TCP, then TLS and/or the WebSocket upgrade, all within `timeout`.
-async fn open_stream_transport(url: &ServerUrl, timeout: Duration, tls: &TlsOptions) -> Result<BoxStream, ClientError> {
+async fn open_stream_transport(
+    url: &ServerUrl,
+    timeout: Duration,
+    tls: &TlsOptions,
+) -> Result<BoxStream, ClientError> {
     let tcp = connect_tcp(url, timeout).await?;
     let work = async {
         match url.transport {
@@ -282,15 +290,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn other_transports_fail_clearly() {
-        for url in ["quic://h"] {
-            let u = ServerUrl::parse(url).expect("valid");
-            let e = open(&u, Duration::from_secs(1))
-                .await
-                .err()
-                .expect("must not succeed");
-            assert_eq!(e.kind(), ErrorKind::UnsupportedTransport);
-            assert!(e.to_string().contains("is not supported yet"), "{e}");
-        }
+    async fn quic_to_a_closed_port_fails_within_the_timeout() {
+        let u = ServerUrl::parse("quic://127.0.0.1:9").expect("valid");
+        let e = open(&u, Duration::from_millis(500))
+            .await
+            .err()
+            .expect("must not succeed");
+        assert!(
+            matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Io),
+            "{e}"
+        );
     }
 }

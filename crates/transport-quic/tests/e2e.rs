@@ -137,3 +137,37 @@ async fn shutdown_disconnects_quic_clients_and_drains() {
         .await
         .expect("QUIC connection closed by the broker");
 }
+
+#[tokio::test]
+async fn tern_client_speaks_quic_urls_with_a_ca_file() {
+    let server = start().await;
+    let dir = std::env::temp_dir().join(format!("tern-quic-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &server.cert_pem).unwrap();
+    let tls = tern_client::TlsOptions {
+        ca_file: Some(ca),
+        ..Default::default()
+    };
+    let url = format!("quic://localhost:{}", server.quic.port());
+    let opts = options("url-client").set_url(url.as_str()).tls(tls);
+    let (mut client, ack) = tern_client::Client::connect(opts).await.unwrap();
+    assert!(ack.reason_code.is_success());
+    client
+        .subscribe([filter("url/t", QoS::ExactlyOnce)])
+        .await
+        .unwrap();
+    client
+        .publish("url/t", "via url", QoS::ExactlyOnce, false)
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut client).await.payload, Bytes::from("via url"));
+
+    // Without the CA the self-signed certificate is refused, clearly.
+    let bare = options("url-bare").set_url(url.as_str());
+    let Err(err) = tern_client::Client::connect(bare).await else {
+        panic!("an untrusted certificate must be refused");
+    };
+    assert!(err.to_string().contains("QUIC handshake"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -25,6 +25,7 @@ pub const WAIT: Duration = Duration::from_secs(5);
 /// A self-signed certificate for `localhost` and 127.0.0.1.
 pub struct TestCert {
     pub der: CertificateDer<'static>,
+    pub pem: String,
     pub key: PrivateKeyDer<'static>,
 }
 
@@ -32,6 +33,7 @@ pub fn test_cert() -> TestCert {
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     TestCert {
         der: ck.cert.der().clone(),
+        pem: ck.cert.pem(),
         key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der())),
     }
 }
@@ -43,6 +45,7 @@ pub struct Server {
     pub tcp: SocketAddr,
     pub stats: Arc<QuicStats>,
     pub cert: CertificateDer<'static>,
+    pub cert_pem: String,
 }
 
 pub async fn start() -> Server {
@@ -80,6 +83,7 @@ pub async fn start_with(mut config: QuicListenerConfig) -> Server {
         tcp: tcp_addr,
         stats,
         cert: cert.der,
+        cert_pem: cert.pem,
     }
 }
 
