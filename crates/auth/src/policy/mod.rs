@@ -1,0 +1,374 @@
+//! [`TernPolicy`]: the core's [`AuthPolicy`] built from `[auth]` and the listeners' `allow_anonymous`.
+//!
+//! CONNECT is decided in this order:
+//! 1. a password that looks like a JWT, when `[auth.jwt]` is set: the token must verify; the user name is its
+//!    user-name claim (a CONNECT user name, if sent, must equal it);
+//! 2. a user name and password, when `password_file` is set: the password must match;
+//! 3. a verified TLS client certificate: its identity is the user name;
+//! 4. otherwise the client is anonymous. Credentials that no configured mechanism can check are refused
+//!    (0x86), never downgraded to anonymous; with no mechanism configured they are ignored.
+//!
+//! Anonymous clients are admitted when their address is loopback (`127.0.0.0/8`, `::1`), whatever the
+//! listener says, so a broker started without configuration can be tried locally; from any other address
+//! only on listeners with `allow_anonymous = true`. Refusals answer 0x87 (3.1.1: 0x05).
+//!
+//! Until connections carry their listener's name, `allow_anonymous` is looked up by transport (TCP, TLS,
+//! WebSocket, QUIC): [`TernPolicy::new`] refuses two listeners of one transport that disagree.
+//!
+//! Password checks are slow by design (argon2id ~20-40 ms). They run on the connection's tokio task inside
+//! `block_in_place`, so the runtime moves that worker's other tasks elsewhere while the hash is computed.
+
+use crate::acl::{Acl, Op, Subject};
+use crate::jwt::{JwtConfig, JwtVerifier};
+use crate::password::PasswordFile;
+use crate::reload::{Reload, Watched, spawn_poller};
+use crate::sn::SnConfig;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tern_broker_core::{AuthPolicy, ConnMeta, Identity, TransportKind};
+use tern_mqtt_codec::{Connect, ReasonCode};
+
+/// `[auth]` settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// A Mosquitto-style password file (`user:hash` lines; argon2id, `$7$`, `$6$`), reloaded on change.
+    pub password_file: Option<PathBuf>,
+    /// The ACL file (TOML), reloaded on change; without one every admitted client may publish and subscribe
+    /// anywhere.
+    pub acl_file: Option<PathBuf>,
+    /// Seconds between checks of the files' modification time (default 2).
+    pub reload_interval: Option<u64>,
+    /// JWT in the password field.
+    pub jwt: Option<JwtConfig>,
+    /// MQTT-SN admission.
+    #[serde(default)]
+    pub mqttsn: SnConfig,
+}
+
+/// What the policy needs to know about one listener.
+#[derive(Debug, Clone)]
+pub struct ListenerAuth {
+    /// Name for logs (e.g. `tcp:0.0.0.0:1883`).
+    pub name: String,
+    /// Its transport.
+    pub transport: TransportKind,
+    /// Whether anonymous clients from non-loopback addresses are admitted.
+    pub allow_anonymous: bool,
+}
+
+/// Counters of the policy's decisions.
+#[derive(Debug, Default)]
+struct Counters {
+    authenticated: AtomicU64,
+    anonymous: AtomicU64,
+    bad_credentials: AtomicU64,
+    anonymous_refused: AtomicU64,
+    publish_denied: AtomicU64,
+    subscribe_denied: AtomicU64,
+    sn_refused: AtomicU64,
+}
+
+/// A snapshot of the counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuthStats {
+    /// Connections admitted with verified credentials (password, JWT or certificate).
+    pub authenticated: u64,
+    /// Connections admitted anonymously.
+    pub anonymous: u64,
+    /// Connections refused for wrong or unverifiable credentials (0x86).
+    pub bad_credentials: u64,
+    /// Anonymous connections refused (0x87).
+    pub anonymous_refused: u64,
+    /// Publishes (including wills) the ACL refused.
+    pub publish_denied: u64,
+    /// Subscriptions the ACL refused.
+    pub subscribe_denied: u64,
+    /// MQTT-SN clients refused.
+    pub sn_refused: u64,
+}
+
+/// The policy: credentials, anonymous access, ACL.
+pub struct TernPolicy {
+    /// Anonymous access from non-loopback addresses, by transport.
+    anonymous: HashMap<TransportKind, bool>,
+    listeners: Vec<ListenerAuth>,
+    passwords: Option<Arc<Watched<PasswordFile>>>,
+    jwt: Option<JwtVerifier>,
+    acl: Option<Arc<Watched<Acl>>>,
+    sn: SnConfig,
+    reload_interval: Duration,
+    counters: Counters,
+}
+
+impl std::fmt::Debug for TernPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TernPolicy")
+            .field("summary", &self.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+fn load_passwords(p: &Path) -> Result<PasswordFile, String> {
+    PasswordFile::load(p).map_err(|e| e.to_string())
+}
+
+fn load_acl(p: &Path) -> Result<Acl, String> {
+    Acl::parse(&std::fs::read_to_string(p).map_err(|e| e.to_string())?)
+}
+
+impl TernPolicy {
+    /// Loads every configured file; any error is a start-up error naming the file.
+    pub fn new(config: &AuthConfig, listeners: Vec<ListenerAuth>) -> Result<TernPolicy, String> {
+        let mut anonymous = HashMap::new();
+        for l in &listeners {
+            if let Some(prev) = anonymous.insert(l.transport, l.allow_anonymous)
+                && prev != l.allow_anonymous
+            {
+                return Err(format!(
+                    "listeners of one transport ({:?}) must agree on allow_anonymous for now; {} differs",
+                    l.transport, l.name
+                ));
+            }
+        }
+        let passwords = match &config.password_file {
+            Some(p) => Some(Arc::new(Watched::open(p, "password file", load_passwords)?)),
+            None => None,
+        };
+        let acl = match &config.acl_file {
+            Some(p) => Some(Arc::new(Watched::open(p, "ACL file", load_acl)?)),
+            None => None,
+        };
+        let jwt = config.jwt.as_ref().map(JwtVerifier::new).transpose()?;
+        Ok(TernPolicy {
+            anonymous,
+            listeners,
+            passwords,
+            jwt,
+            acl,
+            sn: config.mqttsn.clone(),
+            reload_interval: Duration::from_secs(config.reload_interval.unwrap_or(2).max(1)),
+            counters: Counters::default(),
+        })
+    }
+
+    /// Starts the thread that reloads changed files; it ends when the policy is dropped.
+    pub fn start_reloading(self: &Arc<Self>) -> std::io::Result<()> {
+        let mut files: Vec<std::sync::Weak<dyn Reload>> = Vec::new();
+        if let Some(p) = &self.passwords {
+            let p: Arc<dyn Reload> = p.clone();
+            files.push(Arc::downgrade(&p));
+        }
+        if let Some(a) = &self.acl {
+            let a: Arc<dyn Reload> = a.clone();
+            files.push(Arc::downgrade(&a));
+        }
+        if let Some(j) = &self.jwt {
+            files.push(Arc::downgrade(&j.reloadable()));
+        }
+        spawn_poller(files, self.reload_interval)
+    }
+
+    /// Re-reads every changed file now (what the poller does each interval).
+    pub fn reload_now(&self) {
+        if let Some(p) = &self.passwords {
+            p.reload();
+        }
+        if let Some(a) = &self.acl {
+            a.reload();
+        }
+        if let Some(j) = &self.jwt {
+            j.reloadable().reload();
+        }
+    }
+
+    /// One line saying what is open to whom, for the start-up log.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = self
+            .listeners
+            .iter()
+            .map(|l| {
+                let who = if l.allow_anonymous {
+                    "anyone"
+                } else {
+                    "loopback only"
+                };
+                format!("{}: anonymous from {who}", l.name)
+            })
+            .collect();
+        let mut creds = Vec::new();
+        if let Some(p) = &self.passwords {
+            creds.push(format!(
+                "password file {} ({} users)",
+                p.path().display(),
+                p.get().len()
+            ));
+        }
+        if let Some(j) = &self.jwt {
+            creds.push(format!("JWT {:?}", j.algorithm()));
+        }
+        creds.push("TLS client certificates".into());
+        parts.push(format!("credentials: {}", creds.join(", ")));
+        parts.push(match &self.acl {
+            Some(a) => {
+                let acl = a.get();
+                format!(
+                    "ACL {} ({} rules, default {:?})",
+                    a.path().display(),
+                    acl.len(),
+                    acl.default_permission()
+                )
+            }
+            None => "no ACL: admitted clients may publish and subscribe anywhere".into(),
+        });
+        parts.push(self.sn.describe());
+        parts.join("; ")
+    }
+
+    /// The decision counters.
+    pub fn stats(&self) -> AuthStats {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        AuthStats {
+            authenticated: get(&c.authenticated),
+            anonymous: get(&c.anonymous),
+            bad_credentials: get(&c.bad_credentials),
+            anonymous_refused: get(&c.anonymous_refused),
+            publish_denied: get(&c.publish_denied),
+            subscribe_denied: get(&c.subscribe_denied),
+            sn_refused: get(&c.sn_refused),
+        }
+    }
+
+    fn bad_credentials(&self, meta: &ConnMeta, user: Option<&str>, why: &str) -> ReasonCode {
+        self.counters.bad_credentials.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(peer = %meta.peer, user = user.unwrap_or(""), "authentication failed: {why}");
+        ReasonCode::BadUserNameOrPassword
+    }
+
+    fn authenticated(&self, identity: Identity) -> Result<Identity, ReasonCode> {
+        self.counters.authenticated.fetch_add(1, Ordering::Relaxed);
+        Ok(identity)
+    }
+
+    fn allow(&self, identity: &Identity, op: Op, topic: &str) -> bool {
+        let Some(acl) = &self.acl else { return true };
+        let subject = Subject {
+            username: identity.username.as_deref(),
+            client_id: identity.client_id.as_deref(),
+            claims: &identity.attributes,
+        };
+        let d = acl.get().check(&subject, op, topic);
+        if !d.allowed {
+            let counter = match op {
+                Op::Publish => &self.counters.publish_denied,
+                Op::Subscribe => &self.counters.subscribe_denied,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            let rule = d
+                .rule
+                .map_or_else(|| "default".to_string(), |r| format!("rule {r}"));
+            tracing::info!(client_id = identity.client_id.as_deref().unwrap_or(""),
+                user = identity.username.as_deref().unwrap_or(""), ?op, topic, %rule, "ACL denied");
+        }
+        d.allowed
+    }
+}
+
+/// Runs a CPU-heavy check without stalling the other tasks of this tokio worker.
+fn cpu_heavy<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+impl AuthPolicy for TernPolicy {
+    fn authenticate(&self, meta: &ConnMeta, connect: &Connect) -> Result<Identity, ReasonCode> {
+        let user = connect.username.as_deref();
+        let password = connect.password.as_deref();
+        let tls_identity = meta.tls_identity.as_deref().map(Arc::from);
+        if let (Some(jwt), Some(pw)) = (&self.jwt, password)
+            && JwtVerifier::looks_like_jwt(pw)
+        {
+            let token = std::str::from_utf8(pw).unwrap_or("");
+            return match jwt.verify(token) {
+                Ok(v) if user.is_some_and(|u| u != &*v.username) => {
+                    Err(self.bad_credentials(meta, user, "user name differs from the token's"))
+                }
+                Ok(v) => self.authenticated(Identity {
+                    username: Some(v.username),
+                    tls_identity,
+                    attributes: v.claims,
+                    ..Identity::default()
+                }),
+                Err(e) => Err(self.bad_credentials(meta, user, &e.to_string())),
+            };
+        }
+        if let (Some(file), Some(u), Some(pw)) = (&self.passwords, user, password) {
+            let file = file.get();
+            return if cpu_heavy(|| file.verify(u, pw)) {
+                self.authenticated(Identity {
+                    username: Some(Arc::from(u)),
+                    tls_identity,
+                    ..Identity::default()
+                })
+            } else {
+                Err(self.bad_credentials(meta, user, "wrong user name or password"))
+            };
+        }
+        if let Some(id) = tls_identity {
+            return self.authenticated(Identity {
+                username: Some(id.clone()),
+                tls_identity: Some(id),
+                ..Identity::default()
+            });
+        }
+        let mechanisms = self.passwords.is_some() || self.jwt.is_some();
+        if mechanisms && (user.is_some() || password.is_some()) {
+            return Err(self.bad_credentials(meta, user, "credentials no configured mechanism can check"));
+        }
+        let loopback = crate::cidr::canonical(meta.peer.ip()).is_loopback();
+        if loopback || self.anonymous.get(&meta.transport).copied().unwrap_or(false) {
+            self.counters.anonymous.fetch_add(1, Ordering::Relaxed);
+            Ok(Identity::default())
+        } else {
+            self.counters.anonymous_refused.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(peer = %meta.peer, transport = ?meta.transport,
+                "anonymous client refused (set allow_anonymous = true on the listener to admit it)");
+            Err(ReasonCode::NotAuthorized)
+        }
+    }
+
+    fn authorize_publish(&self, identity: &Identity, topic: &str) -> bool {
+        self.allow(identity, Op::Publish, topic)
+    }
+
+    fn authorize_subscribe(&self, identity: &Identity, filter: &str) -> bool {
+        self.allow(identity, Op::Subscribe, filter)
+    }
+
+    fn authenticate_sn(&self, client_id: &str, peer: SocketAddr) -> Result<Identity, ReasonCode> {
+        match self.sn.admit(client_id, peer) {
+            Ok(()) => Ok(Identity {
+                client_id: Some(Arc::from(client_id)),
+                ..Identity::default()
+            }),
+            Err(why) => {
+                self.counters.sn_refused.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(%peer, client_id, "MQTT-SN client refused: {why}");
+                Err(ReasonCode::NotAuthorized)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
