@@ -7,3 +7,4 @@ cargo test --workspace --locked
 if [ -x conformance/interop/run.sh ]; then
   bash conformance/interop/run.sh
 fi
+bash conformance/browser/run.sh
