@@ -25,6 +25,9 @@ pub struct Config {
     /// `$SYS` topics.
     #[serde(default)]
     pub sys: SysConfig,
+    /// Authentication and authorization: password file, JWT, ACL, MQTT-SN admission.
+    #[serde(default)]
+    pub auth: tern_auth::AuthConfig,
     /// Listeners; at least one.
     #[serde(default, rename = "listener")]
     pub listeners: Vec<ListenerConfig>,
@@ -153,6 +156,8 @@ pub struct ListenerConfig {
     pub allowed_origins: Option<Vec<String>>,
     /// ws, wss: take the client address from X-Forwarded-For (default false).
     pub trust_proxy_headers: Option<bool>,
+    /// Admit anonymous clients from any address (default false: from loopback addresses only).
+    pub allow_anonymous: Option<bool>,
 }
 
 /// `listener.type`

@@ -36,6 +36,8 @@ enum Command {
         /// The file to check.
         file: PathBuf,
     },
+    /// Manage a password file (Mosquitto format; new entries argon2id).
+    Passwd(cli::passwd::PasswdArgs),
     /// Print the embedded default configuration.
     DefaultConfig,
 }
@@ -60,6 +62,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             serve::run(config)
         }
+        Command::Passwd(args) => cli::passwd::run(args),
         Command::Pub(args) => runtime()?.block_on(cli::pubsub::run_pub(args)),
         Command::Sub(args) => runtime()?.block_on(cli::pubsub::run_sub(args)),
         Command::Bench(args) => tern_bench::run(args),

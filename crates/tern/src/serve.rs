@@ -1,5 +1,6 @@
 //! `tern serve`: wire the configuration into the core, bind every listener, run until SIGINT/SIGTERM, drain.
 
+mod auth;
 mod listeners;
 
 use crate::config::{Config, DeniedReason, QueueDrop};
@@ -23,7 +24,12 @@ pub fn run(config: Config) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let broker = Broker::start(core_config, DriverConfig::default());
+        let policy = auth::policy(&config)?;
+        let hooks = tern_broker_core::Hooks {
+            policy: policy.clone(),
+            ..tern_broker_core::Hooks::default()
+        };
+        let broker = Broker::start_with_hooks(core_config, DriverConfig::default(), hooks);
         let tls = listeners::spawn_all(&config, &broker)?;
         spawn_reload_on_sighup(tls);
         info!(version = env!("CARGO_PKG_VERSION"), "tern is up");

@@ -86,7 +86,7 @@ pub fn spawn_all(config: &Config, broker: &Broker) -> Result<TlsHandles> {
                 addr
             }
         };
-        info!(%addr, kind = ?l.kind, "listener bound: anonymous clients allowed");
+        info!(%addr, kind = ?l.kind, "listener bound");
     }
     Ok(handles)
 }

@@ -1,0 +1,185 @@
+//! `tern passwd`: manage a password file (Mosquitto format). New and changed entries are hashed with
+//! argon2id; entries Tern did not touch, including Mosquitto's `$7$`/`$6$` ones, stay byte for byte.
+//! Passwords come from `--password` or, safer (not visible in `ps`), one line on standard input.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use tern_auth::password::{HashCost, PasswordFile, StoredHash};
+
+/// `tern passwd …`
+#[derive(Args, Debug)]
+pub struct PasswdArgs {
+    #[command(subcommand)]
+    action: Action,
+}
+
+/// What to do to the file.
+#[derive(Subcommand, Debug)]
+enum Action {
+    /// Add a user (refused if it exists); the file is created if missing.
+    Add {
+        /// The password file.
+        file: PathBuf,
+        /// User name.
+        user: String,
+        #[command(flatten)]
+        password: PasswordArg,
+    },
+    /// Change an existing user's password.
+    Update {
+        /// The password file.
+        file: PathBuf,
+        /// User name.
+        user: String,
+        #[command(flatten)]
+        password: PasswordArg,
+    },
+    /// Remove a user.
+    Delete {
+        /// The password file.
+        file: PathBuf,
+        /// User name.
+        user: String,
+    },
+    /// Add or update every user of INPUT, a file of `user:password` lines (plain text: delete it afterwards).
+    Batch {
+        /// The password file.
+        file: PathBuf,
+        /// Plain-text `user:password` lines; `-` reads standard input.
+        input: PathBuf,
+    },
+    /// Check a password; exits with status 1 when it does not match.
+    Verify {
+        /// The password file.
+        file: PathBuf,
+        /// User name.
+        user: String,
+        #[command(flatten)]
+        password: PasswordArg,
+    },
+    /// List the users and the scheme of each hash.
+    List {
+        /// The password file.
+        file: PathBuf,
+    },
+}
+
+/// `--password`, else one line of standard input.
+#[derive(Args, Debug)]
+struct PasswordArg {
+    /// The password (visible to other local users in the process list; prefer standard input).
+    #[arg(long)]
+    password: Option<String>,
+}
+
+impl PasswordArg {
+    fn get(&self) -> Result<String> {
+        if let Some(p) = &self.password {
+            return Ok(p.clone());
+        }
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        let p = line.trim_end_matches(['\n', '\r']).to_string();
+        if p.is_empty() {
+            bail!("empty password (pass --password or one line on standard input)");
+        }
+        Ok(p)
+    }
+}
+
+fn load(file: &Path, create: bool) -> Result<PasswordFile> {
+    if create && !file.exists() {
+        return Ok(PasswordFile::default());
+    }
+    PasswordFile::load(file).with_context(|| format!("password file {}", file.display()))
+}
+
+fn save(pw: &PasswordFile, file: &Path) -> Result<()> {
+    pw.save(file)
+        .with_context(|| format!("cannot write {}", file.display()))
+}
+
+fn hash(password: &str) -> Result<StoredHash> {
+    Ok(StoredHash::create(password, HashCost::default())?)
+}
+
+/// Runs `tern passwd`.
+pub fn run(args: PasswdArgs) -> Result<()> {
+    match args.action {
+        Action::Add { file, user, password } => {
+            let mut pw = load(&file, true)?;
+            if pw.get(&user).is_some() {
+                bail!(
+                    "user {user:?} exists in {}; use `tern passwd update`",
+                    file.display()
+                );
+            }
+            pw.set(&user, hash(&password.get()?)?)?;
+            save(&pw, &file)
+        }
+        Action::Update { file, user, password } => {
+            let mut pw = load(&file, false)?;
+            if pw.get(&user).is_none() {
+                bail!("no user {user:?} in {}; use `tern passwd add`", file.display());
+            }
+            pw.set(&user, hash(&password.get()?)?)?;
+            save(&pw, &file)
+        }
+        Action::Delete { file, user } => {
+            let mut pw = load(&file, false)?;
+            if !pw.remove(&user) {
+                bail!("no user {user:?} in {}", file.display());
+            }
+            save(&pw, &file)
+        }
+        Action::Batch { file, input } => {
+            let text = if input.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
+            } else {
+                std::fs::read_to_string(&input).with_context(|| format!("cannot read {}", input.display()))?
+            };
+            let mut pw = load(&file, true)?;
+            let (mut added, mut updated) = (0, 0);
+            for (i, line) in text.lines().enumerate() {
+                let line = line.trim_end_matches('\r');
+                if line.trim().is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let Some((user, password)) = line.split_once(':') else {
+                    bail!("{} line {}: expected user:password", input.display(), i + 1);
+                };
+                if pw.set(user, hash(password)?)? {
+                    updated += 1
+                } else {
+                    added += 1
+                }
+            }
+            save(&pw, &file)?;
+            println!("{}: {added} added, {updated} updated", file.display());
+            Ok(())
+        }
+        Action::Verify { file, user, password } => {
+            let pw = load(&file, false)?;
+            if pw.verify(&user, password.get()?.as_bytes()) {
+                println!("{user}: password OK");
+                Ok(())
+            } else {
+                eprintln!("{user}: wrong user name or password");
+                std::process::exit(1);
+            }
+        }
+        Action::List { file } => {
+            let pw = load(&file, false)?;
+            for user in pw.users() {
+                let scheme = pw.get(user).map_or("?", StoredHash::scheme);
+                println!("{user}\t{scheme}");
+            }
+            Ok(())
+        }
+    }
+}
