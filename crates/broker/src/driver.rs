@@ -80,7 +80,12 @@ async fn drive_inner<S>(
     let end = loop {
         conn.poll_transmit(Instant::now().into_std(), &mut wbuf);
         if !wbuf.is_empty() {
-            match tokio::time::timeout(cfg.write_timeout, wr.write_all(&wbuf)).await {
+            // Flush too: TLS and WebSocket writers buffer until flushed.
+            let write = async {
+                wr.write_all(&wbuf).await?;
+                wr.flush().await
+            };
+            match tokio::time::timeout(cfg.write_timeout, write).await {
                 Ok(Ok(())) => wbuf.clear(),
                 Ok(Err(e)) => break End::WriteError(e),
                 Err(_) => break End::WriteTimeout,
@@ -119,7 +124,11 @@ async fn drive_inner<S>(
     // Flush whatever the close produced (a DISCONNECT on 5.0), bounded in time.
     conn.poll_transmit(Instant::now().into_std(), &mut wbuf);
     if !wbuf.is_empty() && !matches!(end, End::WriteError(_) | End::WriteTimeout) {
-        let _ = tokio::time::timeout(cfg.close_timeout, wr.write_all(&wbuf)).await;
+        let _ = tokio::time::timeout(cfg.close_timeout, async {
+            wr.write_all(&wbuf).await?;
+            wr.flush().await
+        })
+        .await;
     }
     let _ = tokio::time::timeout(cfg.close_timeout, wr.shutdown()).await;
     let client_id = conn.client_id().unwrap_or("");
