@@ -23,6 +23,8 @@ struct TicketInner {
     done: AtomicBool,
     /// Who to wake on completion; locked only to swap the waker in or out, never while calling it.
     waker: Mutex<Option<CommitWaker>>,
+    /// Sessions whose stored deliveries of this message wait for the commit before being sent.
+    watchers: Mutex<Vec<CommitWaker>>,
 }
 
 impl CommitTicket {
@@ -42,6 +44,34 @@ impl CommitTicket {
         let waker = self.0.waker.lock().ok().and_then(|mut w| w.take());
         if let Some(waker) = waker {
             waker();
+        }
+        let watchers = self
+            .0
+            .watchers
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default();
+        for w in watchers {
+            w();
+        }
+    }
+
+    /// Adds a function to call on completion, besides the one [`CommitTicket::set_waker`] sets (calls it at
+    /// once if already done). Used for subscribers whose copy of the message waits for the commit.
+    pub fn add_watcher(&self, watcher: CommitWaker) {
+        if let Ok(mut w) = self.0.watchers.lock() {
+            w.push(watcher);
+        }
+        if self.is_done() {
+            let watchers = self
+                .0
+                .watchers
+                .lock()
+                .map(|mut w| std::mem::take(&mut *w))
+                .unwrap_or_default();
+            for w in watchers {
+                w();
+            }
         }
     }
 
@@ -110,6 +140,11 @@ pub struct DurableDelivery {
 pub struct Accepted<'a> {
     /// The message.
     pub msg: &'a Arc<Message>,
+    /// The core's ticket for this commit: the stored copies in `deliveries` are not sent to their
+    /// subscribers before it completes (a message lost in a crash was then never seen, so its retransmission
+    /// is not a duplicate). Return a clone to complete it once durable, or `None` to have the core complete
+    /// it at once.
+    pub ticket: &'a CommitTicket,
     /// Its copies queued for durable sessions.
     pub deliveries: &'a [DurableDelivery],
     /// It changed the retained store: set or replaced, or deleted when its payload is empty.

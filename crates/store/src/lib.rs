@@ -204,7 +204,13 @@ impl Persistence for Store {
                 pid,
             });
         }
-        self.ticket()
+        match self.durability {
+            Durability::Sync => {
+                self.send(Op::Ticket(a.ticket.clone()));
+                Some(a.ticket.clone())
+            }
+            Durability::Batched(_) => None,
+        }
     }
 
     fn session_saved(&self, record: &SessionRecord) {

@@ -110,6 +110,8 @@ fn sessions_queues_inflight_and_retained_survive_a_restart() {
         let out = core.publish(msg("r", "kept", QoS::AtLeastOnce, true), now, false, &mut fanout);
         tickets.extend(out.unwrap().commit);
         // Two sent: m0 completes (PUBREC then PUBCOMP), m1 stays at PUBREC, m2.. are queued.
+        // Stored copies are held until their message's commit; then they flow.
+        store.flush();
         let mut pulled = Vec::new();
         sub.pull(now, 2, &mut pulled);
         assert_eq!(payloads(&pulled).len(), 2);

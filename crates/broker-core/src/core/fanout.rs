@@ -2,7 +2,7 @@
 //! whole read's worth of publishes is routed before any notifier runs, without allocating per message.
 
 use crate::message::SessionId;
-use crate::persistence::DurableDelivery;
+use crate::persistence::{CommitTicket, DurableDelivery};
 use crate::router::Route;
 use crate::session::{Notifier, Session};
 use std::sync::Arc;
@@ -16,6 +16,8 @@ pub struct Fanout {
     pub(crate) durable: Vec<DurableDelivery>,
     /// Stored rows dropped from full queues, reported to the persistence hook after the locks are released.
     pub(crate) dropped: Vec<(Arc<str>, Vec<u64>)>,
+    /// The commit the publish in progress waits for; stored deliveries carry it and are held until it is done.
+    pub(crate) commit: Option<CommitTicket>,
     wake: Vec<(SessionId, Notifier)>,
 }
 

@@ -103,19 +103,28 @@ impl BrokerCore {
             }
         }
         fanout.durable.clear();
+        let core_ticket = CommitTicket::new();
+        fanout.commit = persist.then(|| core_ticket.clone());
         let matched = self.route_message(&msg, now, fanout);
+        fanout.commit = None;
         let mut outcome = PublishOutcome {
             matched,
             commit: None,
         };
         self.report_dropped(fanout);
-        if persist && (retained_changed || !fanout.durable.is_empty() || inbound_qos2.is_some()) {
+        if !(persist && (retained_changed || !fanout.durable.is_empty() || inbound_qos2.is_some())) {
+            core_ticket.complete();
+        } else {
             let ticket = self.hooks.persistence.message_accepted(&Accepted {
                 msg: &msg,
+                ticket: &core_ticket,
                 deliveries: &fanout.durable,
                 retained: retained_changed,
                 inbound_qos2,
             });
+            if ticket.is_none() {
+                core_ticket.complete();
+            }
             // Only QoS 1/2 publishers wait; a QoS 0 message is written behind their back.
             outcome.commit = ticket.filter(|_| msg.qos != QoS::AtMostOnce);
         }
@@ -186,8 +195,9 @@ impl BrokerCore {
             0
         };
         let record = durable.then(|| delivery.clone());
+        let commit = fanout.commit.clone().filter(|_| durable);
         let mut dropped = Vec::new();
-        let queued = match st.queue.push(seq, delivery, &limits, &mut dropped) {
+        let queued = match st.queue.push(seq, delivery, commit, &limits, &mut dropped) {
             Enqueued::Queued => true,
             Enqueued::DroppedOldest => {
                 Stats::add(&self.stats.dropped, 1);
@@ -258,6 +268,7 @@ impl BrokerCore {
                             // Nobody waits on this commit: the message was acknowledged long ago.
                             let _ = self.hooks.persistence.message_accepted(&Accepted {
                                 msg: &entry.delivery.msg.clone(),
+                                ticket: &CommitTicket::new(),
                                 deliveries: std::slice::from_ref(&entry),
                                 retained: false,
                                 inbound_qos2: None,

@@ -70,6 +70,24 @@ impl Inflight {
         }
     }
 
+    /// The id derived from a stored delivery's sequence number, or the next free one after it if that is in
+    /// flight; `None` if all 65,535 are.
+    pub(crate) fn alloc_id_for(&mut self, seq: u64) -> Option<PacketId> {
+        if self.entries.len() >= usize::from(u16::MAX) {
+            return None;
+        }
+        let mut raw = u16::try_from(seq % u64::from(u16::MAX)).unwrap_or(0);
+        loop {
+            raw = raw.wrapping_add(1);
+            let Some(id) = PacketId::new(raw) else {
+                continue;
+            };
+            if self.position(id).is_none() {
+                return Some(id);
+            }
+        }
+    }
+
     /// Records a delivery just sent.
     pub(crate) fn push(&mut self, packet_id: PacketId, seq: u64, delivery: Delivery, stage: Stage) {
         self.entries.push_back(Entry {

@@ -252,8 +252,16 @@ impl SessionHandle {
         let mut stats = PullStats::default();
         let mut sent = Vec::new();
         let mut expired = Vec::new();
+        let mut waiting = None;
         if let Some(mut st) = self.state() {
             stats = Self::pull_locked(&mut st, now, window, out, &mut sent, &mut expired);
+            if let (Some(t), Some(n)) = (st.queue.front_pending(), &st.notifier) {
+                waiting = Some((t.clone(), n.clone()));
+            }
+        }
+        // The next stored delivery waits for its message's commit: pull again when it is done.
+        if let Some((ticket, notifier)) = waiting {
+            ticket.add_watcher(notifier);
         }
         let store = &self.session.store;
         for (seq, id) in sent {
@@ -289,6 +297,9 @@ impl SessionHandle {
             if front.qos != QoS::AtMostOnce && st.inflight.len() >= window {
                 break;
             }
+            if st.queue.front_pending().is_some() {
+                break;
+            }
             let Some((seq, d)) = st.queue.pop() else { break };
             if d.msg.is_expired(now) {
                 stats.expired += 1;
@@ -305,7 +316,14 @@ impl SessionHandle {
                 });
                 continue;
             }
-            let Some(id) = st.inflight.alloc_id() else {
+            // A stored delivery's id follows from its sequence number, so after a crash that lost the record
+            // of the send it is re-sent under the same id, which a QoS 2 receiver recognises.
+            let id = if seq != 0 {
+                st.inflight.alloc_id_for(seq)
+            } else {
+                st.inflight.alloc_id()
+            };
+            let Some(id) = id else {
                 st.queue.push_front(seq, d);
                 break;
             };

@@ -3,6 +3,7 @@
 
 use super::Delivery;
 use crate::config::QueueDropPolicy;
+use crate::persistence::CommitTicket;
 use std::collections::VecDeque;
 use tern_mqtt_codec::QoS;
 
@@ -21,8 +22,17 @@ pub(crate) enum Enqueued {
 /// delivery carries its durable sequence number (0 = not in the store).
 #[derive(Debug, Default)]
 pub(crate) struct OutQueue {
-    items: VecDeque<(u64, Delivery)>,
+    items: VecDeque<Queued>,
     bytes: usize,
+}
+
+/// One queued delivery: its durable sequence number (0 = not stored) and the commit it waits for.
+#[derive(Debug)]
+struct Queued {
+    seq: u64,
+    delivery: Delivery,
+    /// Not sent before this completes: the message is not yet durable.
+    commit: Option<CommitTicket>,
 }
 
 /// The limits a queue enforces, copied from the configuration.
@@ -49,16 +59,22 @@ impl OutQueue {
         &mut self,
         seq: u64,
         delivery: Delivery,
+        commit: Option<CommitTicket>,
         limits: &QueueLimits,
         dropped: &mut Vec<u64>,
     ) -> Enqueued {
         let size = delivery.msg.size();
+        let item = Queued {
+            seq,
+            delivery,
+            commit,
+        };
         if !self.is_full(size, limits) {
             self.bytes += size;
-            self.items.push_back((seq, delivery));
+            self.items.push_back(item);
             return Enqueued::Queued;
         }
-        if delivery.qos == QoS::AtMostOnce || limits.policy == QueueDropPolicy::DropNew {
+        if item.delivery.qos == QoS::AtMostOnce || limits.policy == QueueDropPolicy::DropNew {
             return Enqueued::DroppedNew;
         }
         // DropOldest: make room, but never loop forever on a message larger than the whole byte budget.
@@ -71,7 +87,7 @@ impl OutQueue {
             return Enqueued::DroppedNew;
         }
         self.bytes += size;
-        self.items.push_back((seq, delivery));
+        self.items.push_back(item);
         Enqueued::DroppedOldest
     }
 
@@ -79,19 +95,31 @@ impl OutQueue {
     /// taken back from the in-flight window); ignores the limits, as it was already admitted once.
     pub(crate) fn push_front(&mut self, seq: u64, delivery: Delivery) {
         self.bytes += delivery.msg.size();
-        self.items.push_front((seq, delivery));
+        self.items.push_front(Queued {
+            seq,
+            delivery,
+            commit: None,
+        });
     }
 
     /// Takes the oldest delivery with its sequence number.
     pub(crate) fn pop(&mut self) -> Option<(u64, Delivery)> {
-        let (seq, d) = self.items.pop_front()?;
-        self.bytes = self.bytes.saturating_sub(d.msg.size());
-        Some((seq, d))
+        let q = self.items.pop_front()?;
+        self.bytes = self.bytes.saturating_sub(q.delivery.msg.size());
+        Some((q.seq, q.delivery))
     }
 
     /// The oldest delivery, without taking it.
     pub(crate) fn front(&self) -> Option<&Delivery> {
-        self.items.front().map(|(_, d)| d)
+        self.items.front().map(|q| &q.delivery)
+    }
+
+    /// The commit the oldest delivery still waits for, if any: nothing behind it is sent before it.
+    pub(crate) fn front_pending(&self) -> Option<&CommitTicket> {
+        self.items
+            .front()
+            .and_then(|q| q.commit.as_ref())
+            .filter(|t| !t.is_done())
     }
 
     /// Removes and returns every delivery matching `pred`, keeping the rest in order.
@@ -101,12 +129,12 @@ impl OutQueue {
         out: &mut Vec<(u64, Delivery)>,
     ) {
         let mut kept = VecDeque::with_capacity(self.items.len());
-        while let Some((seq, d)) = self.items.pop_front() {
-            if pred(&d) {
-                self.bytes = self.bytes.saturating_sub(d.msg.size());
-                out.push((seq, d));
+        while let Some(q) = self.items.pop_front() {
+            if pred(&q.delivery) {
+                self.bytes = self.bytes.saturating_sub(q.delivery.msg.size());
+                out.push((q.seq, q.delivery));
             } else {
-                kept.push_back((seq, d));
+                kept.push_back(q);
             }
         }
         self.items = kept;
@@ -151,19 +179,19 @@ mod tests {
         let l = limits(QueueDropPolicy::DropOldest);
         let mut dropped = Vec::new();
         assert_eq!(
-            q.push(1, d(QoS::AtLeastOnce, "a"), &l, &mut Vec::new()),
+            q.push(1, d(QoS::AtLeastOnce, "a"), None, &l, &mut Vec::new()),
             Enqueued::Queued
         );
         assert_eq!(
-            q.push(2, d(QoS::AtLeastOnce, "b"), &l, &mut Vec::new()),
+            q.push(2, d(QoS::AtLeastOnce, "b"), None, &l, &mut Vec::new()),
             Enqueued::Queued
         );
         assert_eq!(
-            q.push(0, d(QoS::AtMostOnce, "c"), &l, &mut Vec::new()),
+            q.push(0, d(QoS::AtMostOnce, "c"), None, &l, &mut Vec::new()),
             Enqueued::DroppedNew
         );
         assert_eq!(
-            q.push(4, d(QoS::AtLeastOnce, "d"), &l, &mut dropped),
+            q.push(4, d(QoS::AtLeastOnce, "d"), None, &l, &mut dropped),
             Enqueued::DroppedOldest
         );
         assert_eq!(dropped, vec![1]);
@@ -181,11 +209,11 @@ mod tests {
             policy: QueueDropPolicy::DropOldest,
         };
         assert_eq!(
-            q.push(1, d(QoS::AtLeastOnce, "a"), &l, &mut Vec::new()),
+            q.push(1, d(QoS::AtLeastOnce, "a"), None, &l, &mut Vec::new()),
             Enqueued::Queued
         );
         assert_eq!(
-            q.push(2, d(QoS::AtLeastOnce, "too long"), &l, &mut Vec::new()),
+            q.push(2, d(QoS::AtLeastOnce, "too long"), None, &l, &mut Vec::new()),
             Enqueued::DroppedNew
         );
         assert_eq!(q.len(), 0, "room was made, in vain");
@@ -195,8 +223,8 @@ mod tests {
     fn drain_keeps_order_and_bytes() {
         let mut q = OutQueue::default();
         let l = limits(QueueDropPolicy::DropNew);
-        q.push(0, d(QoS::AtMostOnce, "a"), &l, &mut Vec::new());
-        q.push(2, d(QoS::AtLeastOnce, "b"), &l, &mut Vec::new());
+        q.push(0, d(QoS::AtMostOnce, "a"), None, &l, &mut Vec::new());
+        q.push(2, d(QoS::AtLeastOnce, "b"), None, &l, &mut Vec::new());
         let mut out = Vec::new();
         q.drain_where(|d| d.qos == QoS::AtMostOnce, &mut out);
         assert_eq!(out.len(), 1);

@@ -35,7 +35,7 @@ impl Persistence for SlowStore {
                 .unwrap()
                 .push((a.msg.topic.to_string(), a.msg.payload.len()));
         }
-        let t = CommitTicket::new();
+        let t = a.ticket.clone();
         self.pending.lock().unwrap().push(t.clone());
         Some(t)
     }
@@ -78,6 +78,10 @@ fn puback_waits_for_the_durable_commit() {
     p.publish("t", "x", QoS::AtLeastOnce, 1);
     p.publish("t", "y", QoS::AtMostOnce, 0);
     assert!(p.recv().is_empty(), "PUBACK parked until the commit is done");
+    assert!(
+        s.recv().is_empty(),
+        "a durable subscriber's copy waits for the commit too"
+    );
     p.take_notified();
     store.complete_all();
     assert!(p.take_notified() > 0, "completion wakes the connection");
@@ -106,8 +110,10 @@ fn memory_persistence_acks_at_once() {
         expires_at: None,
         publisher: None,
     });
+    let ticket = CommitTicket::new();
     let accepted = Accepted {
         msg: &msg,
+        ticket: &ticket,
         deliveries: &[],
         retained: true,
         inbound_qos2: None,
