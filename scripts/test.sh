@@ -7,4 +7,5 @@ cargo test --workspace --locked
 if [ -x conformance/interop/run.sh ]; then
   bash conformance/interop/run.sh
 fi
+bash crates/auth/tests/mosquitto_passwd.sh
 bash conformance/browser/run.sh

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# A password file made by Mosquitto's own mosquitto_passwd ($7$ PBKDF2-SHA512 and $6$ SHA-512 entries), used
+# by a running Tern over a real socket with mosquitto_pub/mosquitto_sub, edited by `tern passwd` (picked up
+# by the broker without a restart), then edited again by mosquitto_passwd. Also: an ACL denial seen by a
+# real client. Installs Debian's mosquitto and mosquitto-clients if missing. Run by scripts/test.sh.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../../.." && pwd)"
+cd "$root"
+
+if ! command -v mosquitto_passwd >/dev/null 2>&1 || ! command -v mosquitto_pub >/dev/null 2>&1; then
+  echo "auth: installing mosquitto (mosquitto_passwd) and mosquitto-clients from Debian"
+  sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo
+  $sudo_ apt-get update -qq >/dev/null && $sudo_ apt-get install -y -qq mosquitto mosquitto-clients >/dev/null
+fi
+
+cargo build -q -p tern
+tern="$root/target/debug/tern"
+work="$(mktemp -d)"
+broker=""
+cleanup() {
+  if [ -n "$broker" ]; then kill "$broker" 2>/dev/null || true; wait "$broker" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+passed=0
+failed=0
+check() { # check NAME CMD...: the command must succeed
+  local name="$1"; shift
+  if "$@" >"$work/out" 2>&1; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name"; cat "$work/out"; fi
+}
+refuse() { # refuse NAME CMD...: the command must fail
+  local name="$1"; shift
+  if "$@" >"$work/out" 2>&1; then failed=$((failed + 1)); echo "FAIL (succeeded): $name"; cat "$work/out"; else passed=$((passed + 1)); fi
+}
+
+pw="$work/passwd"
+mosquitto_passwd -c -b "$pw" alice alice-pw
+mosquitto_passwd -b "$pw" bob bob-pw
+mosquitto_passwd -H sha512 -b "$pw" carol carol-pw
+check "mosquitto_passwd wrote \$7\$ and \$6\$ entries" grep -q '^carol:\$6\$' "$pw"
+check "alice is \$7\$" grep -q '^alice:\$7\$' "$pw"
+check "tern passwd verify (\$7\$)" "$tern" passwd verify "$pw" alice --password alice-pw
+refuse "tern passwd verify, wrong password" "$tern" passwd verify "$pw" alice --password nope
+
+cat > "$work/acl.toml" <<ACL
+default = "deny"
+[[rule]]
+permission = "deny"
+action = "subscribe"
+topics = ["secret/#"]
+[[rule]]
+permission = "allow"
+topics = ["#"]
+ACL
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+cat > "$work/tern.toml" <<CFG
+[log]
+level = "info"
+[auth]
+password_file = "$pw"
+acl_file = "$work/acl.toml"
+reload_interval = 1
+[[listener]]
+type = "tcp"
+bind = "127.0.0.1:$port"
+CFG
+"$tern" --config "$work/tern.toml" 2>"$work/tern.log" &
+broker=$!
+for _ in $(seq 1 100); do
+  if python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null; then break; fi
+  sleep 0.1
+done
+check "start-up line says what is open to whom" grep -q "security: tcp:127.0.0.1:$port: anonymous from loopback only" "$work/tern.log"
+
+pub() { timeout 10 mosquitto_pub -h 127.0.0.1 -p "$port" -t t -m x "$@"; }
+check "alice (\$7\$), MQTT 5" pub -V mqttv5 -u alice -P alice-pw
+check "alice (\$7\$), MQTT 3.1.1" pub -V mqttv311 -u alice -P alice-pw
+check "carol (\$6\$)" pub -u carol -P carol-pw
+refuse "wrong password" pub -u alice -P wrong
+refuse "unknown user" pub -u mallory -P x
+refuse "user name without password" pub -u alice
+check "anonymous from loopback" pub
+
+# tern passwd edits the Mosquitto-made file; the broker reloads it.
+check "tern passwd update" "$tern" passwd update "$pw" alice --password alice-new
+check "tern passwd add (stdin)" sh -c "echo dave-pw | '$tern' passwd add '$pw' dave"
+check "tern passwd delete" "$tern" passwd delete "$pw" bob
+printf 'erin:erin-pw\nfrank:frank-pw\n' > "$work/batch"
+check "tern passwd batch" "$tern" passwd batch "$pw" "$work/batch"
+check "untouched \$6\$ entry kept byte for byte" grep -q '^carol:\$6\$' "$pw"
+for _ in $(seq 1 50); do pub -u dave -P dave-pw >/dev/null 2>&1 && break; sleep 0.2; done
+check "dave (added, argon2id)" pub -u dave -P dave-pw
+check "alice, new password" pub -u alice -P alice-new
+refuse "alice, old password" pub -u alice -P alice-pw
+refuse "bob, deleted" pub -u bob -P bob-pw
+check "erin (batch)" pub -u erin -P erin-pw
+check "carol still (\$6\$)" pub -u carol -P carol-pw
+
+# Mosquitto still reads and edits the file Tern wrote.
+check "mosquitto_passwd edits tern's file" mosquitto_passwd -b "$pw" grace grace-pw
+for _ in $(seq 1 50); do pub -u grace -P grace-pw >/dev/null 2>&1 && break; sleep 0.2; done
+check "grace (added by mosquitto_passwd after tern)" pub -u grace -P grace-pw
+check "tern passwd list" sh -c "'$tern' passwd list '$pw' | grep -q '^dave	argon2'"
+
+# ACL: a denied subscription is refused (SUBACK 0x87 on MQTT 5); an allowed one gets the message.
+check "subscribe denied by the ACL" sh -c "timeout 10 mosquitto_sub -h 127.0.0.1 -p $port -V mqttv5 -u alice \
+  -P alice-new -t secret/x -C 1 -W 3 2>&1 | grep -q 'All subscription requests were denied'"
+check "denial logged" grep -q "ACL denied" "$work/tern.log"
+
+echo "auth (mosquitto_passwd round trip): $passed passed, $failed failed"
+[ "$failed" = 0 ]
