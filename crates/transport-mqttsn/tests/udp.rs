@@ -6,7 +6,7 @@ mod support;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use support::{Sensor, WAIT, connect_msg, mqtt5, start};
+use support::{Sensor, WAIT, connect_msg, mqtt5, mqtt5_ws, start};
 use tern_client::filter;
 use tern_mqtt_codec::QoS as MqttQoS;
 use tern_mqttsn_codec::{
@@ -77,6 +77,37 @@ async fn sensor_qos1_publish_reaches_mqtt5_client_over_tcp() {
     assert_eq!(got.topic.as_str(), "home/kitchen/temp");
     assert_eq!(&got.payload[..], b"21.5");
     assert_eq!(got.qos, MqttQoS::AtLeastOnce);
+}
+
+#[tokio::test]
+async fn sensor_qos1_publish_reaches_mqtt5_client_over_websocket_and_back() {
+    let stack = start(SnConfig::default()).await;
+    let mut sub = mqtt5_ws(&stack, "ws-sub").await;
+    sub.subscribe([filter("field/#", MqttQoS::AtLeastOnce)])
+        .await
+        .unwrap();
+    let s = Sensor::new(stack.sn).await;
+    s.connect("sensor-ws", true, 30).await;
+    let id = register(&s, "field/moisture").await;
+    s.send(&sn_publish(Topic::Id(id), QoS::AtLeastOnce, 3, b"40%"))
+        .await;
+    assert!(matches!(s.recv().await, Message::PubAck(a) if a.return_code.is_accepted()));
+    let got = tokio::time::timeout(WAIT, sub.recv()).await.unwrap().unwrap();
+    assert_eq!(
+        (got.topic.as_str(), &got.payload[..], got.qos),
+        ("field/moisture", &b"40%"[..], MqttQoS::AtLeastOnce)
+    );
+
+    // And back: the WebSocket client publishes to the sensor's short topic.
+    subscribe(&s, TopicFilter::Short(*b"go"), QoS::AtLeastOnce).await;
+    sub.publish("go", &b"now"[..], MqttQoS::AtLeastOnce, false)
+        .await
+        .unwrap();
+    let p = match s.recv().await {
+        Message::Publish(p) => p,
+        other => panic!("PUBLISH expected, got {other:?}"),
+    };
+    assert_eq!((p.topic, &p.payload[..]), (Topic::Short(*b"go"), &b"now"[..]));
 }
 
 #[tokio::test]

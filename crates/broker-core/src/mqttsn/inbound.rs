@@ -287,9 +287,8 @@ impl SnGateway {
                 .predefined(*id)
                 .map(|n| (n.to_string(), *id))
                 .ok_or(ReturnCode::InvalidTopicId),
-            TopicFilter::Short(raw) => short_name(*raw)
-                .map(|n| (n, u16::from_be_bytes(*raw)))
-                .ok_or(ReturnCode::InvalidTopicId),
+            // The topic id is "not relevant" for short names (spec §5.4.16): 0, as for wildcards.
+            TopicFilter::Short(raw) => short_name(*raw).map(|n| (n, 0)).ok_or(ReturnCode::InvalidTopicId),
         }
     }
 

@@ -19,6 +19,7 @@ pub const WAIT: Duration = Duration::from_secs(5);
 pub struct Stack {
     pub broker: Broker,
     pub tcp: SocketAddr,
+    pub ws: SocketAddr,
     pub sn: SocketAddr,
 }
 
@@ -37,6 +38,20 @@ pub async fn start(gateway: SnConfig) -> Stack {
     .unwrap();
     let tcp_addr = tcp.local_addr().unwrap();
     tokio::spawn(tcp.run(broker.clone()));
+    let ws = tern_transport_ws::WsFrontend::bind(
+        TcpListenerConfig {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            ..TcpListenerConfig::default()
+        },
+        tern_transport_ws::WsListenerConfig {
+            rules: tern_transport_ws::UpgradeRules::default(),
+            max_message_size: None,
+        },
+        None,
+    )
+    .unwrap();
+    let ws_addr = ws.local_addr().unwrap();
+    tokio::spawn(ws.run(broker.clone()));
     let sn = SnFrontend::bind(SnListenerConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         gateway,
@@ -49,12 +64,22 @@ pub async fn start(gateway: SnConfig) -> Stack {
     Stack {
         broker,
         tcp: tcp_addr,
+        ws: ws_addr,
         sn: sn_addr,
     }
 }
 
 pub async fn mqtt5(stack: &Stack, id: &str) -> Client {
-    let opts = ConnectOptions::new(format!("mqtt://{}", stack.tcp))
+    connect_url(format!("mqtt://{}", stack.tcp), id).await
+}
+
+/// An MQTT 5 client over WebSocket (`ws://…/mqtt`).
+pub async fn mqtt5_ws(stack: &Stack, id: &str) -> Client {
+    connect_url(format!("ws://{}/mqtt", stack.ws), id).await
+}
+
+async fn connect_url(url: String, id: &str) -> Client {
+    let opts = ConnectOptions::new(url)
         .protocol(ProtocolVersion::V5)
         .client_id(id)
         .timeout(WAIT);
