@@ -170,7 +170,11 @@ pub trait Persistence: Send + Sync {
     /// Queued row `seq` was sent as `packet_id`: after a restart it is re-sent with DUP and that id.
     fn delivery_sent(&self, _client_id: &str, _seq: u64, _packet_id: u16) {}
     /// The client sent PUBREC for `packet_id`: after a restart the PUBREL is re-sent, not the PUBLISH.
-    fn delivery_released(&self, _client_id: &str, _packet_id: u16) {}
+    /// `Some(ticket)` = the PUBREL waits for the commit (once the client has the PUBREL it may forget the
+    /// id, and a PUBLISH re-sent after a restart would then be a new message to it).
+    fn delivery_released(&self, _client_id: &str, _packet_id: u16) -> Option<CommitTicket> {
+        None
+    }
     /// Queued rows left the session without being delivered (dropped, expired, handed to another member).
     fn deliveries_dropped(&self, _client_id: &str, _seqs: &[u64]) {}
     /// PUBREL released inbound QoS 2 `packet_id`; `Some(ticket)` = the PUBCOMP waits for the commit, so the

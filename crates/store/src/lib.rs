@@ -241,11 +241,12 @@ impl Persistence for Store {
         });
     }
 
-    fn delivery_released(&self, client_id: &str, packet_id: u16) {
+    fn delivery_released(&self, client_id: &str, packet_id: u16) -> Option<CommitTicket> {
         self.send(Op::Released {
             client: Arc::from(client_id),
             pid: packet_id,
         });
+        self.ticket()
     }
 
     fn deliveries_dropped(&self, client_id: &str, seqs: &[u64]) {

@@ -173,9 +173,10 @@ impl MqttConnection {
     pub(super) fn on_pubrec(&mut self, a: PubAck) {
         let Some(s) = &self.session else { return };
         let accepted = a.reason_code.is_success();
-        if s.pubrec(a.packet_id, accepted) {
+        let (known, commit) = s.pubrec_commit(a.packet_id, accepted);
+        if known {
             if accepted {
-                self.control.push_back(Packet::PubRel(PubAck::new(a.packet_id)));
+                self.queue_ack(commit, Packet::PubRel(PubAck::new(a.packet_id)));
             }
         } else if accepted {
             let code = if self.is_v5() {

@@ -10,7 +10,7 @@ pub(crate) use inflight::{Inflight, Stage};
 pub(crate) use queue::{Enqueued, OutQueue, QueueLimits};
 
 use crate::message::{Message, SessionId};
-use crate::persistence::{Persistence, SubscriptionRecord};
+use crate::persistence::{CommitTicket, Persistence, SubscriptionRecord};
 use crate::router::{SharedGroupKey, SubscriptionIds};
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
@@ -353,20 +353,26 @@ impl SessionHandle {
 
     /// PUBREC from the client: true if the id was a QoS 2 delivery (the caller then sends PUBREL).
     pub fn pubrec(&self, id: PacketId, accepted: bool) -> bool {
+        self.pubrec_commit(id, accepted).0
+    }
+
+    /// [`SessionHandle::pubrec`], plus the commit the PUBREL must wait for (a stored delivery's new state).
+    pub fn pubrec_commit(&self, id: PacketId, accepted: bool) -> (bool, Option<CommitTicket>) {
         let found = self.state().and_then(|mut st| {
             let seq = st.inflight.seq_of(id);
             st.inflight.rec(id, accepted).then_some(seq)
         });
         match found {
             Some(seq) if seq != 0 && accepted => {
-                self.session
+                let ticket = self
+                    .session
                     .store
                     .delivery_released(&self.session.client_id, id.get());
-                true
+                (true, ticket)
             }
-            Some(_) if accepted => true,
-            Some(seq) => self.report_done(id, Some(seq)),
-            None => false,
+            Some(_) if accepted => (true, None),
+            Some(seq) => (self.report_done(id, Some(seq)), None),
+            None => (false, None),
         }
     }
 
