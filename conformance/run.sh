@@ -31,7 +31,7 @@ wait_port() {
 
 cargo build -q -p tern -p tern-conformance
 suite="$root/target/debug/tern-conformance"
-denied="tern-conformance-denied/#"
+denied="tern-conformance-denied/x"
 
 # --- Tern -------------------------------------------------------------------------------------------------------
 tcp_port="$(free_port)"
