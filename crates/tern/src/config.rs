@@ -6,6 +6,9 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+mod mqttsn;
+pub use mqttsn::MqttSnListenerConfig;
+
 /// The configuration compiled into the binary, used when no `--config` is given.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../tern.default.toml");
 
@@ -156,6 +159,8 @@ pub struct ListenerConfig {
     pub allowed_origins: Option<Vec<String>>,
     /// ws, wss: take the client address from X-Forwarded-For (default false).
     pub trust_proxy_headers: Option<bool>,
+    /// mqttsn: the gateway's settings (`[listener.mqttsn]`).
+    pub mqttsn: Option<MqttSnListenerConfig>,
     /// Admit anonymous clients from any address (default false: from loopback addresses only).
     pub allow_anonymous: Option<bool>,
 }
@@ -172,6 +177,8 @@ pub enum ListenerKind {
     Ws,
     /// MQTT over WebSocket over TLS.
     Wss,
+    /// MQTT-SN 1.2 over UDP: the built-in gateway.
+    Mqttsn,
 }
 
 impl ListenerConfig {
@@ -228,6 +235,16 @@ impl ListenerConfig {
                 "listener {}: `subprotocols` must name at least one (e.g. \"mqtt\")",
                 self.bind
             );
+        }
+        if kind == ListenerKind::Mqttsn {
+            if self.proxy_protocol.is_some() || self.handshake_timeout.is_some() {
+                bail!("listener {}: `proxy_protocol` and `handshake_timeout` do not apply to mqttsn (UDP)", self.bind);
+            }
+            if let Some(m) = &self.mqttsn {
+                m.validate(self.bind)?;
+            }
+        } else if self.mqttsn.is_some() {
+            bail!("listener {}: `[listener.mqttsn]` applies to mqttsn listeners only", self.bind);
         }
         if self.handshake_timeout == Some(0) {
             bail!("listener {}: `handshake_timeout` must be above 0", self.bind);
@@ -300,7 +317,7 @@ mod tests {
     fn embedded_default_parses() {
         let c = Config::parse(EMBEDDED_DEFAULT, "embedded").unwrap();
         let ports: Vec<u16> = c.listeners.iter().map(|l| l.bind.port()).collect();
-        assert_eq!(ports, [1883, 8883, 8083, 8084]);
+        assert_eq!(ports, [1883, 8883, 8083, 8084, 1884]);
     }
 
     #[test]

@@ -75,6 +75,14 @@ pub fn spawn_all(config: &Config, broker: &Broker) -> Result<TlsHandles> {
                 tokio::spawn(f.run(broker.clone()));
                 addr
             }
+            ListenerKind::Mqttsn => {
+                let sn = l.mqttsn.clone().unwrap_or_default().to_listener(l.bind);
+                let f = tern_transport_mqttsn::SnFrontend::bind(sn)
+                    .with_context(|| format!("listener {} (mqttsn)", l.bind))?;
+                let addr = f.local_addr()?;
+                tokio::spawn(f.run(broker.clone()));
+                addr
+            }
             ListenerKind::Ws | ListenerKind::Wss => {
                 let config = tls
                     .as_ref()
