@@ -55,12 +55,15 @@ pub struct SnFrontend {
 }
 
 impl SnFrontend {
-    /// Binds the UDP socket (broadcast enabled when ADVERTISE is configured).
-    pub async fn bind(config: SnListenerConfig) -> io::Result<SnFrontend> {
-        let socket = UdpSocket::bind(config.bind).await?;
+    /// Binds the UDP socket (broadcast enabled when ADVERTISE is configured). Must be called inside a tokio
+    /// runtime; synchronous so bind errors stop start-up before anything is served.
+    pub fn bind(config: SnListenerConfig) -> io::Result<SnFrontend> {
+        let std_socket = std::net::UdpSocket::bind(config.bind)?;
         if config.gateway.advertise_address.is_some() {
-            socket.set_broadcast(true)?;
+            std_socket.set_broadcast(true)?;
         }
+        std_socket.set_nonblocking(true)?;
+        let socket = UdpSocket::from_std(std_socket)?;
         Ok(SnFrontend { socket, config })
     }
 

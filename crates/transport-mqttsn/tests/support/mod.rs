@@ -57,7 +57,6 @@ pub async fn start(gateway: SnConfig) -> Stack {
         gateway,
         ..SnListenerConfig::default()
     })
-    .await
     .unwrap();
     let sn_addr = sn.local_addr().unwrap();
     tokio::spawn(sn.run(broker.clone()));
