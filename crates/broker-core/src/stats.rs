@@ -25,6 +25,12 @@ pub struct Stats {
     pub(crate) violations: AtomicU64,
     /// Wills published.
     pub(crate) wills: AtomicU64,
+    /// CONNECTs the policy refused (credentials, anonymous access, will topic).
+    pub(crate) auth_refused: AtomicU64,
+    /// PUBLISHes the policy refused.
+    pub(crate) publish_denied: AtomicU64,
+    /// Subscriptions the policy refused.
+    pub(crate) subscribe_denied: AtomicU64,
 }
 
 impl Stats {
@@ -72,4 +78,10 @@ pub struct StatsSnapshot {
     pub violations: u64,
     /// Wills published.
     pub wills: u64,
+    /// CONNECTs the policy refused (credentials, anonymous access, will topic).
+    pub auth_refused: u64,
+    /// PUBLISHes the policy refused.
+    pub publish_denied: u64,
+    /// Subscriptions the policy refused.
+    pub subscribe_denied: u64,
 }

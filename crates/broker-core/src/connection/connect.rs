@@ -76,13 +76,17 @@ impl MqttConnection {
         };
         let mut identity = match self.core.hooks.policy.authenticate(&self.meta, &c) {
             Ok(identity) => identity,
-            Err(code) => return self.refuse_connect(code),
+            Err(code) => {
+                Stats::add(&self.core.stats.auth_refused, 1);
+                return self.refuse_connect(code);
+            }
         };
         identity.client_id = Some(client_id.clone());
         if let Some(w) = &c.will
             && !self.core.hooks.policy.authorize_publish(&identity, &w.topic)
         {
             tracing::info!(peer = %self.meta.peer, topic = %w.topic, "will topic not authorized");
+            Stats::add(&self.core.stats.auth_refused, 1);
             return self.refuse_connect(ReasonCode::NotAuthorized);
         }
 

@@ -91,6 +91,7 @@ impl MqttConnection {
             // Clients may not publish into `$` topics ($SYS is ours): refused like an unauthorized publish.
             Some(ReasonCode::NotAuthorized)
         } else if !self.core.hooks.policy.authorize_publish(&self.identity, &p.topic) {
+            Stats::add(&self.core.stats.publish_denied, 1);
             Some(ReasonCode::NotAuthorized)
         } else {
             None

@@ -172,6 +172,9 @@ impl BrokerCore {
             expired: Stats::get(&s.expired),
             violations: Stats::get(&s.violations),
             wills: Stats::get(&s.wills),
+            auth_refused: Stats::get(&s.auth_refused),
+            publish_denied: Stats::get(&s.publish_denied),
+            subscribe_denied: Stats::get(&s.subscribe_denied),
         }
     }
 

@@ -6,6 +6,7 @@ use crate::persistence::SubscriptionRecord;
 use crate::policy::Identity;
 use crate::router::SubscriptionEntry;
 use crate::session::{Delivery, SessionHandle, lock};
+use crate::stats::Stats;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Instant;
@@ -77,6 +78,7 @@ impl BrokerCore {
             return Err(SubscribeError::Refused(self.config.denied_reason));
         }
         if !self.hooks.policy.authorize_subscribe(identity, req.filter) {
+            Stats::add(&self.stats.subscribe_denied, 1);
             return Err(SubscribeError::Refused(ReasonCode::NotAuthorized));
         }
         let session = &handle.session;

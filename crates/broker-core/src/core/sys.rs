@@ -24,7 +24,7 @@ impl BrokerCore {
         let s = self.stats();
         let uptime = now.saturating_duration_since(self.started).as_secs();
         let version = format!("{} {}", self.config.server_name, self.config.server_version);
-        let items: [(&'static str, String); 11] = [
+        let items: [(&'static str, String); 14] = [
             ("$SYS/broker/uptime", format!("{uptime} seconds")),
             ("$SYS/broker/version", version),
             ("$SYS/broker/clients/connected", s.connections.to_string()),
@@ -39,6 +39,12 @@ impl BrokerCore {
                 s.retained_messages.to_string(),
             ),
             ("$SYS/broker/messages/dropped", s.dropped.to_string()),
+            ("$SYS/broker/auth/refused", s.auth_refused.to_string()),
+            ("$SYS/broker/auth/publish denied", s.publish_denied.to_string()),
+            (
+                "$SYS/broker/auth/subscribe denied",
+                s.subscribe_denied.to_string(),
+            ),
         ];
         for (topic, value) in items {
             let msg = Message {

@@ -185,6 +185,12 @@ fn policy_refuses_connect_publish_subscribe() {
         "3.1.1: acknowledged and dropped"
     );
     assert!(s.publishes().is_empty());
+    let stats = w.core.stats();
+    assert_eq!(
+        (stats.auth_refused, stats.publish_denied, stats.subscribe_denied),
+        (1, 3, 2),
+        "every refusal is counted"
+    );
 }
 
 #[test]
