@@ -296,9 +296,7 @@ pub async fn run_traffic(args: &BenchArgs, target: Arc<Target>, shape: &Shape) -
             Ok((_, last)) => last_pub = last_pub.max(last),
             Err(e) => {
                 Counters::add(&counters.errors, 1);
-                if !args.json {
-                    eprintln!("publisher failed: {e:#}");
-                }
+                eprintln!("publisher failed: {e:#}");
             }
         }
     }
@@ -319,9 +317,7 @@ pub async fn run_traffic(args: &BenchArgs, target: Arc<Target>, shape: &Shape) -
             }
             Err(e) => {
                 Counters::add(&counters.errors, 1);
-                if !args.json {
-                    eprintln!("subscriber failed: {e:#}");
-                }
+                eprintln!("subscriber failed: {e:#}");
             }
         }
     }
@@ -376,16 +372,15 @@ pub async fn find_max(args: &BenchArgs, target: Arc<Target>) -> Result<Summary> 
         let s = run_traffic(args, target.clone(), &shape).await?;
         let p99_ok = s.latency.quantile_us(0.99) as f64 <= args.max_p99_ms * 1000.0;
         let ok = s.lost() == 0 && s.errors == 0 && s.publish_rate() >= 0.97 * rate as f64 && p99_ok;
-        if !args.json {
-            eprintln!(
-                "find-max: {rate}/s -> published {:.0}/s, lost {}, p99 {} µs, tool CPU {:.0}%: {}",
-                s.publish_rate(),
-                s.lost(),
-                s.latency.quantile_us(0.99),
-                s.tool_cpu * 100.0,
-                if ok { "sustained" } else { "not sustained" }
-            );
-        }
+        // Steps go to stderr even with --json: stdout carries only the final object.
+        eprintln!(
+            "find-max: {rate}/s -> published {:.0}/s, lost {}, p99 {} µs, tool CPU {:.0}%: {}",
+            s.publish_rate(),
+            s.lost(),
+            s.latency.quantile_us(0.99),
+            s.tool_cpu * 100.0,
+            if ok { "sustained" } else { "not sustained" }
+        );
         if ok {
             good = Some((rate, s));
         } else {
