@@ -34,6 +34,9 @@ pub struct Config {
     /// Listeners; at least one.
     #[serde(default, rename = "listener")]
     pub listeners: Vec<ListenerConfig>,
+    /// The durable store.
+    #[serde(default)]
+    pub store: crate::store::StoreConfig,
     /// Where Tern keeps its files (the generated development certificate); `tern-data` in the working
     /// directory when unset.
     pub data_dir: Option<PathBuf>,
@@ -282,6 +285,7 @@ impl Config {
         {
             bail!("limits.maximum_qos is {q}: it must be 0, 1 or 2");
         }
+        crate::store::validate(&self.store)?;
         if self.limits.max_packet_size == Some(0) {
             bail!("limits.max_packet_size must be above 0");
         }

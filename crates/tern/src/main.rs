@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod serve;
+mod store;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -40,6 +41,9 @@ enum Command {
     Passwd(cli::passwd::PasswdArgs),
     /// Print the embedded default configuration.
     DefaultConfig,
+    /// Inspect the durable store, or move a damaged one aside so the broker can start.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -55,12 +59,11 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            let config = match &cli.config {
-                Some(path) => config::Config::load(path)?,
-                None => config::Config::parse(config::EMBEDDED_DEFAULT, "embedded default configuration")?,
-            };
-            serve::run(config)
+        Command::Serve => serve::run(load_config(cli.config.as_deref())?),
+        Command::Store(cmd) => {
+            let config = load_config(cli.config.as_deref())?;
+            let data_dir = config.data_dir.clone().unwrap_or_else(|| PathBuf::from("tern-data"));
+            store::run(cmd, &config, &data_dir)
         }
         Command::Passwd(args) => cli::passwd::run(args),
         Command::Pub(args) => runtime()?.block_on(cli::pubsub::run_pub(args)),
@@ -75,6 +78,14 @@ fn run(cli: Cli) -> Result<()> {
             print!("{}", config::EMBEDDED_DEFAULT);
             Ok(())
         }
+    }
+}
+
+/// The configuration `--config` names, or the embedded default.
+fn load_config(path: Option<&std::path::Path>) -> Result<config::Config> {
+    match path {
+        Some(path) => config::Config::load(path),
+        None => config::Config::parse(config::EMBEDDED_DEFAULT, "embedded default configuration"),
     }
 }
 

@@ -25,11 +25,24 @@ pub fn run(config: Config) -> Result<()> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let policy = auth::policy(&config)?;
-        let hooks = tern_broker_core::Hooks {
+        let data_dir = config.data_dir.clone().unwrap_or_else(|| std::path::PathBuf::from("tern-data"));
+        let now = std::time::Instant::now();
+        let store = crate::store::open(&config, &data_dir, now)?;
+        let mut hooks = tern_broker_core::Hooks {
             policy: policy.clone(),
             ..tern_broker_core::Hooks::default()
         };
-        let broker = Broker::start_with_hooks(core_config, DriverConfig::default(), hooks);
+        if let Some((store, _)) = &store {
+            hooks.persistence = store.clone();
+        }
+        let core = tern_broker_core::BrokerCore::with_hooks(core_config, hooks, now);
+        let broker = Broker::start_with_core(core, DriverConfig::default());
+        let store = store.map(|(store, recovered)| {
+            let counts = broker.core().restore(recovered, now);
+            info!(path = %store.path().display(), sessions = counts.sessions, subscriptions = counts.subscriptions,
+                messages = counts.deliveries, retained = counts.retained, "store recovered");
+            store
+        });
         let tls = listeners::spawn_all(&config, &broker)?;
         spawn_reload_on_sighup(tls);
         info!(version = env!("CARGO_PKG_VERSION"), "tern is up");
@@ -41,6 +54,9 @@ pub fn run(config: Config) -> Result<()> {
                 connections = left,
                 "connections still open after the grace period; exiting anyway"
             );
+        }
+        if let Some(store) = store {
+            store.close();
         }
         Ok(())
     })
