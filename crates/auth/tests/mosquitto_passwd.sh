@@ -2,7 +2,7 @@
 # A password file made by Mosquitto's own mosquitto_passwd ($7$ PBKDF2-SHA512 and $6$ SHA-512 entries), used
 # by a running Tern over a real socket with mosquitto_pub/mosquitto_sub, edited by `tern passwd` (picked up
 # by the broker without a restart), then edited again by mosquitto_passwd. Also: an ACL denial seen by a
-# real client. Installs Debian's mosquitto and mosquitto-clients if missing. Run by scripts/test.sh.
+# real client, and a JWT whose claim picks the ACL rule. Installs Debian's mosquitto and mosquitto-clients if missing. Run by scripts/test.sh.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
 cd "$root"
@@ -50,8 +50,28 @@ action = "subscribe"
 topics = ["secret/#"]
 [[rule]]
 permission = "allow"
+action = "subscribe"
+topics = ["tenants/%{claim:tenant}/#"]
+[[rule]]
+permission = "deny"
+action = "subscribe"
+topics = ["tenants/#"]
+[[rule]]
+permission = "allow"
 topics = ["#"]
 ACL
+printf '0123456789abcdef0123456789abcdef\n' > "$work/jwt.secret"
+# token SECONDS_TO_EXPIRY [KEY]: an HS256 JWT for user svc of tenant acme.
+token() {
+  python3 - "$1" "${2:-0123456789abcdef0123456789abcdef}" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+body = b64(json.dumps({"sub": "svc", "aud": "tern", "tenant": "acme", "exp": int(time.time()) + int(sys.argv[1])}).encode())
+sig = b64(hmac.new(sys.argv[2].encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())
+print(f"{head}.{body}.{sig}")
+PY
+}
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 cat > "$work/tern.toml" <<CFG
 [log]
@@ -60,6 +80,11 @@ level = "info"
 password_file = "$pw"
 acl_file = "$work/acl.toml"
 reload_interval = 1
+[auth.jwt]
+algorithm = "HS256"
+key_file = "$work/jwt.secret"
+audience = ["tern"]
+leeway = 0
 [[listener]]
 type = "tcp"
 bind = "127.0.0.1:$port"
@@ -107,5 +132,19 @@ check "subscribe denied by the ACL" sh -c "timeout 10 mosquitto_sub -h 127.0.0.1
   -P alice-new -t secret/x -C 1 -W 3 2>&1 | grep -q 'All subscription requests were denied'"
 check "denial logged" grep -q "ACL denied" "$work/tern.log"
 
+# JWT in the password field; its tenant claim in an ACL pattern.
+check "JWT (HS256), MQTT 5" pub -V mqttv5 -P "$(token 60)"
+check "JWT with its own user name" pub -u svc -P "$(token 60)"
+refuse "JWT with another user name" pub -u alice -P "$(token 60)"
+refuse "expired JWT" pub -P "$(token -5)"
+refuse "JWT signed with another key" pub -P "$(token 60 another-key-of-thirty-two-bytes!!)"
+check "retained for the tenant" timeout 10 mosquitto_pub -h 127.0.0.1 -p "$port" -u alice -P alice-new -r \
+  -t tenants/acme/x -m hello
+check "tenant subscribes to its own topics (%{claim:tenant})" sh -c "timeout 10 mosquitto_sub -h 127.0.0.1 -p $port \
+  -V mqttv5 -P '$(token 60)' -t tenants/acme/# -C 1 -W 5 | grep -q hello"
+check "tenant refused elsewhere" sh -c "timeout 10 mosquitto_sub -h 127.0.0.1 -p $port -V mqttv5 -P '$(token 60)' \
+  -t tenants/other/# -C 1 -W 3 2>&1 | grep -q 'All subscription requests were denied'"
+
 echo "auth (mosquitto_passwd round trip): $passed passed, $failed failed"
+if [ "$failed" != 0 ]; then echo "--- tern log (last 30 lines)"; tail -n 30 "$work/tern.log"; fi
 [ "$failed" = 0 ]
