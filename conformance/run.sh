@@ -33,9 +33,15 @@ cargo build -q -p tern -p tern-conformance
 suite="$root/target/debug/tern-conformance"
 denied="tern-conformance-denied/x"
 
+status=0
+passed=0
+failed=0
+
 # --- Tern -------------------------------------------------------------------------------------------------------
+if [ "${CONFORMANCE_SKIP_TERN:-0}" != 1 ]; then
 tcp_port="$(free_port)"
 cat > "$work/tern.toml" <<CFG
+data_dir = "$work/tern-data"
 [log]
 level = "error"
 [subscribe]
@@ -48,9 +54,6 @@ CFG
 pids+=($!)
 wait_port "$tcp_port"
 
-status=0
-passed=0
-failed=0
 for url in "mqtt://127.0.0.1:$tcp_port"; do
   echo "conformance: Tern at $url"
   if ! "$suite" "$url" --denied-filter "$denied" --json "$work/tern.json" --junit "$work/tern-junit.xml"; then
@@ -59,6 +62,7 @@ for url in "mqtt://127.0.0.1:$tcp_port"; do
   read -r p f < <(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["totals"]; print(t["pass"], t["fail"])' "$work/tern.json")
   passed=$((passed + p)); failed=$((failed + f))
 done
+fi
 
 # --- Mosquitto --------------------------------------------------------------------------------------------------
 if [ "${CONFORMANCE_SKIP_MOSQUITTO:-0}" != 1 ]; then
@@ -68,26 +72,25 @@ if [ "${CONFORMANCE_SKIP_MOSQUITTO:-0}" != 1 ]; then
     else sudo apt-get update -qq >/dev/null && sudo apt-get install -y -qq mosquitto >/dev/null; fi
   fi
   mosquitto_bin="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
-  version="$("$mosquitto_bin" -h 2>/dev/null | sed -n 's/^mosquitto version \([0-9.]*\).*/\1/p' | head -1)"
+  version="$( ("$mosquitto_bin" -h 2>/dev/null || true) | sed -n "s/^mosquitto version \([0-9.]*\).*/\1/p" | head -1)"
   expected="$here/expected/mosquitto-$version.json"
   m_port="$(free_port)"
-  cat > "$work/acl" <<ACL
-topic readwrite #
-topic deny $denied
-ACL
   cat > "$work/mosquitto.conf" <<CFG
 listener $m_port 127.0.0.1
 allow_anonymous true
-acl_file $work/acl
 persistence false
 log_dest none
 CFG
+  # Mosquitto 2.0 grants every SUBSCRIBE and applies its ACL at delivery, so it has no refused filter to offer:
+  # the SUBACK failure statements are "not applicable" there (no --denied-filter).
+  # Run as root, Mosquitto drops to its own user: it must be able to read the files.
+  chmod a+rx "$work"; chmod a+r "$work/mosquitto.conf"
   "$mosquitto_bin" -c "$work/mosquitto.conf" &
   pids+=($!)
   wait_port "$m_port"
   echo "conformance: Mosquitto $version at mqtt://127.0.0.1:$m_port (expected results: ${expected#$root/})"
   if [ "${CONFORMANCE_UPDATE_EXPECTED:-0}" = 1 ] || [ ! -f "$expected" ]; then
-    "$suite" "mqtt://127.0.0.1:$m_port" --denied-filter "$denied" --json "$work/m.json" >/dev/null || true
+    "$suite" "mqtt://127.0.0.1:$m_port" --json "$work/m.json" >/dev/null || true
     python3 - "$work/m.json" "$expected" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -98,7 +101,7 @@ json.dump(r, open(sys.argv[2], "w"), indent=2)
 open(sys.argv[2], "a").write("\n")
 PY
     echo "conformance: wrote $expected; review and commit it"
-  elif ! "$suite" "mqtt://127.0.0.1:$m_port" --denied-filter "$denied" --expect "$expected" >"$work/m.txt"; then
+  elif ! "$suite" "mqtt://127.0.0.1:$m_port" --expect "$expected" >"$work/m.txt"; then
     cat "$work/m.txt"
     echo "conformance: Mosquitto's verdicts differ from ${expected#$root/}" >&2
     status=1
