@@ -67,11 +67,22 @@ enum Action {
 }
 
 /// `--password`, else one line of standard input.
-#[derive(Args, Debug)]
+#[derive(Args)]
 struct PasswordArg {
     /// The password (visible to other local users in the process list; prefer standard input).
     #[arg(long)]
     password: Option<String>,
+}
+
+impl std::fmt::Debug for PasswordArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = if self.password.is_some() {
+            "<redacted>"
+        } else {
+            "<stdin>"
+        };
+        f.debug_struct("PasswordArg").field("password", &shown).finish()
+    }
 }
 
 impl PasswordArg {
