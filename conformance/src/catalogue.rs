@@ -51,12 +51,17 @@ pub fn statements(protocol: Protocol) -> Vec<Statement> {
         Protocol::Sn => return Vec::new(),
     };
     // The files are compiled in and checked by this crate's tests, so a parse error is a build defect.
-    toml::from_str::<File>(text).map(|f| f.statement).unwrap_or_default()
+    toml::from_str::<File>(text)
+        .map(|f| f.statement)
+        .unwrap_or_default()
 }
 
 /// The paraphrase of a statement, if catalogued.
 pub fn text(protocol: Protocol, id: &str) -> Option<String> {
-    statements(protocol).into_iter().find(|s| s.id == id).map(|s| s.text)
+    statements(protocol)
+        .into_iter()
+        .find(|s| s.id == id)
+        .map(|s| s.text)
 }
 
 /// Coverage of one protocol's catalogue by the registry.
@@ -79,7 +84,11 @@ pub struct Coverage {
 /// Joins the catalogue of `protocol` with the tests registered for it.
 pub fn coverage(protocol: Protocol, tests: &[TestCase]) -> Coverage {
     let stmts = statements(protocol);
-    let ids: Vec<&str> = tests.iter().filter(|t| t.protocol == protocol).map(|t| t.id).collect();
+    let ids: Vec<&str> = tests
+        .iter()
+        .filter(|t| t.protocol == protocol)
+        .map(|t| t.id)
+        .collect();
     let mut c = Coverage {
         total: stmts.len(),
         ..Coverage::default()
@@ -107,7 +116,9 @@ pub fn coverage(protocol: Protocol, tests: &[TestCase]) -> Coverage {
 
 /// Coverage as Markdown, for README.md: counts per protocol and the list of statements not covered.
 pub fn coverage_markdown(tests: &[TestCase]) -> String {
-    let mut s = String::from("| Protocol | Statements | Broker-side | Covered | Not covered |\n|---|---|---|---|---|\n");
+    let mut s = String::from(
+        "| Protocol | Statements | Broker-side | Covered | Not covered |\n|---|---|---|---|---|\n",
+    );
     let protos = [Protocol::V311, Protocol::V5];
     let covs: Vec<Coverage> = protos.iter().map(|p| coverage(*p, tests)).collect();
     for (p, c) in protos.iter().zip(&covs) {
@@ -154,8 +165,16 @@ mod tests {
         let tests = crate::registry::all();
         for p in [Protocol::V311, Protocol::V5] {
             let c = coverage(p, &tests);
-            assert!(c.unknown_tests.is_empty(), "{p}: tests without a statement: {:?}", c.unknown_tests);
-            assert!(c.unexplained.is_empty(), "{p}: statements with neither test nor reason: {:?}", c.unexplained);
+            assert!(
+                c.unknown_tests.is_empty(),
+                "{p}: tests without a statement: {:?}",
+                c.unknown_tests
+            );
+            assert!(
+                c.unexplained.is_empty(),
+                "{p}: statements with neither test nor reason: {:?}",
+                c.unexplained
+            );
         }
     }
 }

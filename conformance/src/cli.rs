@@ -14,7 +14,11 @@ use std::time::Duration;
 /// Exit status: 0 when no statement failed (with `--expect`: when every verdict matches the expected results),
 /// 1 otherwise, 2 for usage errors.
 #[derive(clap::Parser, Debug, Clone)]
-#[command(name = "tern-conformance", version, about = "MQTT 3.1.1 / 5.0 conformance suite for any broker")]
+#[command(
+    name = "tern-conformance",
+    version,
+    about = "MQTT 3.1.1 / 5.0 conformance suite for any broker"
+)]
 pub struct Args {
     /// Broker URL: mqtt://host:port (also mqtts://, ws://, wss://, quic:// as tern-client supports them), or
     /// mqttsn://host:port for the MQTT-SN gateway (with --mqtt-url for the MQTT side).
@@ -81,28 +85,39 @@ where
         Ok(a) => run(a),
         Err(e) => {
             let _ = e.print();
-            ExitCode::from(2)
+            ExitCode::from(if e.use_stderr() { 2 } else { 0 })
         }
     }
 }
 
-fn usage(msg: &str) -> ExitCode {
+fn usage(msg: &str) -> u8 {
     eprintln!("tern-conformance: {msg}");
-    ExitCode::from(2)
+    2
 }
 
 /// Runs the suite as `args` ask and returns the exit status.
 pub fn run(args: Args) -> ExitCode {
+    ExitCode::from(execute(args))
+}
+
+/// Runs the suite as `args` ask and returns the exit status as a number: 0 success, 1 failures (or verdicts
+/// that differ from `--expect`), 2 usage errors. For callers that embed the suite (`tern conformance`).
+pub fn execute(args: Args) -> u8 {
     let all = registry::all();
     if args.coverage {
         print!("{}", crate::catalogue::coverage_markdown(&all));
-        return ExitCode::SUCCESS;
+        return 0;
     }
     if args.list {
         for t in &all {
-            println!("{:<7} {:<16} {}", t.protocol.name(), t.id, crate::catalogue::text(t.protocol, t.id).unwrap_or_default());
+            println!(
+                "{:<7} {:<16} {}",
+                t.protocol.name(),
+                t.id,
+                crate::catalogue::text(t.protocol, t.id).unwrap_or_default()
+            );
         }
-        return ExitCode::SUCCESS;
+        return 0;
     }
     let Some(url) = args.url.clone() else {
         return usage("a broker URL is required (e.g. mqtt://127.0.0.1:1883)");
@@ -116,14 +131,18 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
     if protocols.is_empty() {
-        protocols = if is_sn { vec![Protocol::Sn] } else { vec![Protocol::V311, Protocol::V5] };
+        protocols = if is_sn {
+            vec![Protocol::Sn]
+        } else {
+            vec![Protocol::V311, Protocol::V5]
+        };
     }
     if is_sn || protocols.contains(&Protocol::Sn) {
         eprintln!(
             "tern-conformance: MQTT-SN: not yet implemented in this suite (no MQTT-SN 1.2 tests exist yet); \
              nothing was tested for {url}"
         );
-        return ExitCode::FAILURE;
+        return 1;
     }
     let mut cfg = Config::new(url.clone());
     cfg.username = args.username.clone();
@@ -169,20 +188,28 @@ pub fn run(args: Args) -> ExitCode {
         };
         return match report::compare(&expected, &outcomes) {
             Ok(d) if d.is_empty() => {
-                eprintln!("verdicts match {path} ({} statements, {} expected failures)", outcomes.len(), t.fail);
-                ExitCode::SUCCESS
+                eprintln!(
+                    "verdicts match {path} ({} statements, {} expected failures)",
+                    outcomes.len(),
+                    t.fail
+                );
+                0
             }
             Ok(d) => {
                 eprintln!("{} verdict(s) differ from {path}:", d.len());
                 for line in d {
                     eprintln!("  {line}");
                 }
-                ExitCode::FAILURE
+                1
             }
             Err(e) => usage(&e),
         };
     }
-    if t.fail > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if t.fail > 0 {
+        1
+    } else {
+        0
+    }
 }
 
 fn secs(s: f64) -> Duration {

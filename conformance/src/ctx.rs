@@ -106,7 +106,10 @@ impl Ctx {
     pub async fn connect_with(&self, connect: Connect) -> Result<(Peer, ConnAck), Stop> {
         let (peer, ack) = self.try_connect(connect).await?;
         if !ack.reason_code.is_success() {
-            return Err(Stop::Fail(format!("the broker refused CONNECT: {:?}", ack.reason_code)));
+            return Err(Stop::Fail(format!(
+                "the broker refused CONNECT: {:?}",
+                ack.reason_code
+            )));
         }
         Ok((peer, ack))
     }

@@ -27,6 +27,6 @@ pub mod report;
 pub mod runner;
 pub mod wire;
 
-pub use cli::{Args, main_with_args, run};
+pub use cli::{Args, execute, main_with_args, run};
 pub use config::{Config, Protocol};
 pub use registry::{Stop, TestCase, TestResult};

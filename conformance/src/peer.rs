@@ -11,8 +11,8 @@ use std::num::NonZeroU16;
 use std::time::Duration;
 use tern_client::{ClientError, ErrorKind, RawConnection};
 use tern_mqtt_codec::{
-    ConnAck, Disconnect, Packet, PacketId, ProtocolVersion, PubAck, Publish, QoS, ReasonCode, SubAck, Subscribe,
-    SubscribeFilter, SubscribeProperties, UnsubAck, Unsubscribe,
+    ConnAck, Disconnect, Packet, PacketId, ProtocolVersion, PubAck, Publish, QoS, ReasonCode, SubAck,
+    Subscribe, SubscribeFilter, SubscribeProperties, UnsubAck, Unsubscribe,
 };
 
 /// A connection to the broker with a queue of packets received while waiting for others.
@@ -110,7 +110,9 @@ impl Peer {
         }
         match self.raw.recv_packet(within).await {
             Ok(Some(p)) => Ok(Some(p)),
-            Ok(None) => Err(Stop::Fail(format!("the broker closed the connection while we waited for {what}"))),
+            Ok(None) => Err(Stop::Fail(format!(
+                "the broker closed the connection while we waited for {what}"
+            ))),
             Err(e) if e.kind() == ErrorKind::Timeout => Ok(None),
             Err(e) => Err(Stop::Fail(format!("while waiting for {what}: {e}"))),
         }
@@ -161,7 +163,10 @@ impl Peer {
     pub async fn connack(&mut self) -> Result<ConnAck, Stop> {
         match self.recv("CONNACK").await? {
             Packet::ConnAck(c) => Ok(*c),
-            other => Err(Stop::Fail(format!("expected CONNACK first, got {}", name(&other)))),
+            other => Err(Stop::Fail(format!(
+                "expected CONNACK first, got {}",
+                name(&other)
+            ))),
         }
     }
 
@@ -189,10 +194,16 @@ impl Peer {
                 Ok(Some(Packet::Disconnect(d))) => disconnect = Some(d),
                 Ok(Some(p)) if allowed(&p) => {}
                 Ok(Some(p)) => {
-                    return Err(Stop::Fail(format!("{why}: expected the connection to close, got {}", name(&p))));
+                    return Err(Stop::Fail(format!(
+                        "{why}: expected the connection to close, got {}",
+                        name(&p)
+                    )));
                 }
                 Err(e) if e.kind() == ErrorKind::Timeout => {
-                    return Err(Stop::Fail(format!("{why}: the connection was still open after {:?}", self.step)));
+                    return Err(Stop::Fail(format!(
+                        "{why}: the connection was still open after {:?}",
+                        self.step
+                    )));
                 }
                 Err(e) if closed_kind(&e) => return Ok(disconnect),
                 Err(e) => return Err(Stop::Fail(format!("{why}: {e}"))),
@@ -229,8 +240,16 @@ impl Peer {
         properties: SubscribeProperties,
     ) -> Result<SubAck, Stop> {
         let packet_id = self.next_id();
-        self.send(Packet::Subscribe(Subscribe { packet_id, properties, filters })).await?;
-        match self.recv_where("SUBACK", |p| matches!(p, Packet::SubAck(_))).await? {
+        self.send(Packet::Subscribe(Subscribe {
+            packet_id,
+            properties,
+            filters,
+        }))
+        .await?;
+        match self
+            .recv_where("SUBACK", |p| matches!(p, Packet::SubAck(_)))
+            .await?
+        {
             Packet::SubAck(s) if s.packet_id == packet_id => Ok(s),
             Packet::SubAck(s) => Err(Stop::Fail(format!(
                 "SUBACK carries packet id {} for SUBSCRIBE {}",
@@ -242,10 +261,14 @@ impl Peer {
 
     /// Subscribes to one filter and fails unless it is granted.
     pub async fn sub(&mut self, filter: &str, qos: QoS) -> Result<SubAck, Stop> {
-        let s = self.subscribe(vec![tern_client::filter(filter.to_owned(), qos)]).await?;
+        let s = self
+            .subscribe(vec![tern_client::filter(filter.to_owned(), qos)])
+            .await?;
         match s.reason_codes.first() {
             Some(rc) if rc.is_success() => Ok(s),
-            other => Err(Stop::Fail(format!("SUBSCRIBE to {filter:?} was refused: {other:?}"))),
+            other => Err(Stop::Fail(format!(
+                "SUBSCRIBE to {filter:?} was refused: {other:?}"
+            ))),
         }
     }
 
@@ -259,7 +282,10 @@ impl Peer {
             filters,
         }))
         .await?;
-        match self.recv_where("UNSUBACK", |p| matches!(p, Packet::UnsubAck(_))).await? {
+        match self
+            .recv_where("UNSUBACK", |p| matches!(p, Packet::UnsubAck(_)))
+            .await?
+        {
             Packet::UnsubAck(s) if s.packet_id == packet_id => Ok(s),
             Packet::UnsubAck(s) => Err(Stop::Fail(format!(
                 "UNSUBACK carries packet id {} for UNSUBSCRIBE {}",
@@ -285,12 +311,18 @@ impl Peer {
         let qos = publish.qos;
         self.send(Packet::Publish(publish)).await?;
         if qos == QoS::AtLeastOnce {
-            return match self.recv_where("PUBACK", |p| matches!(p, Packet::PubAck(a) if a.packet_id == id)).await? {
+            return match self
+                .recv_where("PUBACK", |p| matches!(p, Packet::PubAck(a) if a.packet_id == id))
+                .await?
+            {
                 Packet::PubAck(a) => Ok(Some(a)),
                 _ => unreachable_packet(),
             };
         }
-        let rec = match self.recv_where("PUBREC", |p| matches!(p, Packet::PubRec(a) if a.packet_id == id)).await? {
+        let rec = match self
+            .recv_where("PUBREC", |p| matches!(p, Packet::PubRec(a) if a.packet_id == id))
+            .await?
+        {
             Packet::PubRec(a) => a,
             _ => return unreachable_packet(),
         };
@@ -298,7 +330,13 @@ impl Peer {
             return Ok(Some(rec));
         }
         self.send(Packet::PubRel(PubAck::new(id))).await?;
-        match self.recv_where("PUBCOMP", |p| matches!(p, Packet::PubComp(a) if a.packet_id == id)).await? {
+        match self
+            .recv_where(
+                "PUBCOMP",
+                |p| matches!(p, Packet::PubComp(a) if a.packet_id == id),
+            )
+            .await?
+        {
             Packet::PubComp(a) => Ok(Some(a)),
             _ => unreachable_packet(),
         }
@@ -311,7 +349,10 @@ impl Peer {
         p.retain = retain;
         if let Some(ack) = self.publish(p).await? {
             if !ack.reason_code.is_success() {
-                return Err(Stop::Fail(format!("the broker refused a publish to {topic:?}: {:?}", ack.reason_code)));
+                return Err(Stop::Fail(format!(
+                    "the broker refused a publish to {topic:?}: {:?}",
+                    ack.reason_code
+                )));
             }
         }
         Ok(())
@@ -340,7 +381,8 @@ impl Peer {
             QoS::AtLeastOnce => self.send(Packet::PubAck(PubAck::new(id))).await,
             QoS::ExactlyOnce => {
                 self.send(Packet::PubRec(PubAck::new(id))).await?;
-                self.recv_where("PUBREL", |q| matches!(q, Packet::PubRel(a) if a.packet_id == id)).await?;
+                self.recv_where("PUBREL", |q| matches!(q, Packet::PubRel(a) if a.packet_id == id))
+                    .await?;
                 self.send(Packet::PubComp(PubAck::new(id))).await
             }
         }
@@ -372,10 +414,17 @@ impl Peer {
 
     /// Sends DISCONNECT (normal) and closes; errors are ignored (the test is over with this connection).
     pub async fn disconnect(mut self) {
-        let _ = self.send(Packet::Disconnect(Disconnect::new(ReasonCode::NormalDisconnection))).await;
+        let _ = self
+            .send(Packet::Disconnect(Disconnect::new(
+                ReasonCode::NormalDisconnection,
+            )))
+            .await;
         let _ = self.raw.shutdown().await;
         // Wait (briefly) for the broker to close its side, so the DISCONNECT is processed before the next step.
-        let _ = self.raw.recv_packet(Duration::from_millis(200).min(self.step)).await;
+        let _ = self
+            .raw
+            .recv_packet(Duration::from_millis(200).min(self.step))
+            .await;
     }
 
     /// Drops the connection without DISCONNECT (an abnormal close that triggers the will).
@@ -389,7 +438,9 @@ fn closed_kind(e: &ClientError) -> bool {
 }
 
 fn fail_closed<T>(what: &str) -> Result<T, Stop> {
-    Err(Stop::Fail(format!("the broker closed the connection while we waited for {what}")))
+    Err(Stop::Fail(format!(
+        "the broker closed the connection while we waited for {what}"
+    )))
 }
 
 fn unreachable_packet<T>() -> Result<T, Stop> {

@@ -74,7 +74,9 @@ macro_rules! cases {
 
 /// Sort key of a statement id: its numbers in order, so `MQTT-3.10.1-1` sorts after `MQTT-3.9.3-2`.
 pub fn id_key(id: &str) -> Vec<u32> {
-    id.split(|ch: char| !ch.is_ascii_digit()).filter_map(|n| n.parse().ok()).collect()
+    id.split(|ch: char| !ch.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect()
 }
 
 /// Every test of every protocol, in catalogue order within a protocol.
@@ -90,7 +92,12 @@ mod tests {
     fn each_statement_has_one_test() {
         let mut seen = std::collections::HashSet::new();
         for t in super::all() {
-            assert!(seen.insert((t.protocol, t.id)), "{} {} registered twice", t.protocol, t.id);
+            assert!(
+                seen.insert((t.protocol, t.id)),
+                "{} {} registered twice",
+                t.protocol,
+                t.id
+            );
         }
     }
 }

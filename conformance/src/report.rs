@@ -37,7 +37,11 @@ pub fn totals(outcomes: &[Outcome]) -> Totals {
 pub fn table(target: &str, outcomes: &[Outcome]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "Conformance of {target}\n");
-    let _ = writeln!(s, "{:<7} {:<16} {:<8} {:>6}  reason", "proto", "statement", "verdict", "ms");
+    let _ = writeln!(
+        s,
+        "{:<7} {:<16} {:<8} {:>6}  reason",
+        "proto", "statement", "verdict", "ms"
+    );
     for o in outcomes {
         let _ = writeln!(
             s,
@@ -109,8 +113,14 @@ pub fn junit(outcomes: &[Outcome]) -> String {
         t.skipped + t.not_applicable
     );
     for (proto, os) in by_proto {
-        let f = os.iter().filter(|o| matches!(o.verdict, Verdict::Fail(_))).count();
-        let sk = os.iter().filter(|o| matches!(o.verdict, Verdict::Skipped(_) | Verdict::NotApplicable(_))).count();
+        let f = os
+            .iter()
+            .filter(|o| matches!(o.verdict, Verdict::Fail(_)))
+            .count();
+        let sk = os
+            .iter()
+            .filter(|o| matches!(o.verdict, Verdict::Skipped(_) | Verdict::NotApplicable(_)))
+            .count();
         let _ = writeln!(
             s,
             "  <testsuite name=\"mqtt-{proto}\" tests=\"{}\" failures=\"{f}\" skipped=\"{sk}\">",
@@ -126,7 +136,11 @@ pub fn junit(outcomes: &[Outcome]) -> String {
             match &o.verdict {
                 Verdict::Pass => s.push_str("/>\n"),
                 Verdict::Fail(r) => {
-                    let _ = writeln!(s, ">\n      <failure message=\"{}\"/>\n    </testcase>", xml_escape(r));
+                    let _ = writeln!(
+                        s,
+                        ">\n      <failure message=\"{}\"/>\n    </testcase>",
+                        xml_escape(r)
+                    );
                 }
                 Verdict::NotApplicable(r) | Verdict::Skipped(r) => {
                     let _ = writeln!(
@@ -169,7 +183,12 @@ pub fn compare(expected_json: &str, outcomes: &[Outcome]) -> Result<Vec<String>,
                 o.verdict.word(),
                 o.verdict.reason()
             )),
-            None => diffs.push(format!("{} {}: not in the expected results, got {}", key.0, key.1, o.verdict.word())),
+            None => diffs.push(format!(
+                "{} {}: not in the expected results, got {}",
+                key.0,
+                key.1,
+                o.verdict.word()
+            )),
         }
     }
     for ((p, id), v) in expected {
@@ -195,17 +214,26 @@ mod tests {
 
     #[test]
     fn json_round_trips_through_compare() {
-        let run = vec![o("MQTT-1", Verdict::Pass), o("MQTT-2", Verdict::Fail("x <y>".into()))];
+        let run = vec![
+            o("MQTT-1", Verdict::Pass),
+            o("MQTT-2", Verdict::Fail("x <y>".into())),
+        ];
         let j = json("mqtt://h", &run);
         assert_eq!(compare(&j, &run).expect("valid"), Vec::<String>::new());
-        let changed = vec![o("MQTT-1", Verdict::Fail("now".into())), o("MQTT-3", Verdict::Pass)];
+        let changed = vec![
+            o("MQTT-1", Verdict::Fail("now".into())),
+            o("MQTT-3", Verdict::Pass),
+        ];
         let d = compare(&j, &changed).expect("valid");
         assert_eq!(d.len(), 3, "{d:?}");
     }
 
     #[test]
     fn junit_escapes_and_counts() {
-        let run = vec![o("MQTT-1", Verdict::Pass), o("MQTT-2", Verdict::Fail("a<b".into()))];
+        let run = vec![
+            o("MQTT-1", Verdict::Pass),
+            o("MQTT-2", Verdict::Fail("a<b".into())),
+        ];
         let x = junit(&run);
         assert!(x.contains("failures=\"1\"") && x.contains("a&lt;b"), "{x}");
     }

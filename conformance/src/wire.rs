@@ -86,7 +86,9 @@ pub async fn probe(url: &str, bytes: &[u8], within: Duration) -> Result<Probe, S
     let mut s = tern_client::open(&parsed, within)
         .await
         .map_err(|e| Stop::Fail(format!("could not open {url}: {e}")))?;
-    s.write_all(bytes).await.map_err(|e| Stop::Fail(format!("sending: {e}")))?;
+    s.write_all(bytes)
+        .await
+        .map_err(|e| Stop::Fail(format!("sending: {e}")))?;
     let _ = s.flush().await;
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + within;
@@ -94,8 +96,18 @@ pub async fn probe(url: &str, bytes: &[u8], within: Duration) -> Result<Probe, S
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         match tokio::time::timeout(left, s.read(&mut buf)).await {
-            Err(_) => return Ok(Probe { bytes: out, closed: false }),
-            Ok(Ok(0)) | Ok(Err(_)) => return Ok(Probe { bytes: out, closed: true }),
+            Err(_) => {
+                return Ok(Probe {
+                    bytes: out,
+                    closed: false,
+                });
+            }
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                return Ok(Probe {
+                    bytes: out,
+                    closed: true,
+                });
+            }
             Ok(Ok(n)) => out.extend_from_slice(buf.get(..n).unwrap_or_default()),
         }
     }

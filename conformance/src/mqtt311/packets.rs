@@ -19,7 +19,10 @@ pub async fn password_without_username(c: Arc<Ctx>) -> TestResult {
     if let Some((_, 0)) = r.connack() {
         crate::fail!("the broker accepted a password without a user name");
     }
-    crate::ensure!(r.closed, "the connection stayed open after a password without a user name");
+    crate::ensure!(
+        r.closed,
+        "the connection stayed open after a password without a user name"
+    );
     Ok(())
 }
 
@@ -33,7 +36,10 @@ pub async fn will_qos_3(c: Arc<Ctx>) -> TestResult {
     if let Some((_, 0)) = r.connack() {
         crate::fail!("the broker accepted Will QoS 3");
     }
-    crate::ensure!(r.closed, "the connection stayed open after a CONNECT with Will QoS 3");
+    crate::ensure!(
+        r.closed,
+        "the connection stayed open after a CONNECT with Will QoS 3"
+    );
     Ok(())
 }
 
@@ -44,14 +50,20 @@ pub async fn packet_id_zero(c: Arc<Ctx>) -> TestResult {
     body.extend(wire::string(c.topic("t").as_bytes()));
     body.push(0);
     p.send_bytes(&wire::packet(0x82, &body)).await?;
-    p.expect_closed("after a SUBSCRIBE with packet identifier 0").await?;
+    p.expect_closed("after a SUBSCRIBE with packet identifier 0")
+        .await?;
     Ok(())
 }
 
 /// A broker without wildcard support refuses wildcard filters (a broker that grants one supports them).
 pub async fn wildcards_supported_or_refused(c: Arc<Ctx>) -> TestResult {
     let (mut p, _) = c.connect().await?;
-    let s = p.subscribe(vec![tern_client::filter(c.topic("+"), tern_mqtt_codec::QoS::AtMostOnce)]).await?;
+    let s = p
+        .subscribe(vec![tern_client::filter(
+            c.topic("+"),
+            tern_mqtt_codec::QoS::AtMostOnce,
+        )])
+        .await?;
     match s.reason_codes.first() {
         Some(rc) if rc.is_success() => crate::not_applicable!("the broker supports wildcard subscriptions"),
         Some(_) => Ok(()),

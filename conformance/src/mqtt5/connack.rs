@@ -17,8 +17,14 @@ pub async fn connack_no_unrequested(c: Arc<Ctx>) -> TestResult {
     let mut connect = c.connect_packet(&id);
     connect.properties.request_response_information = Some(false);
     let (mut p, ack) = c.connect_with(connect).await?;
-    ensure!(ack.properties.response_information.is_none(), "Response Information sent though not requested");
-    ensure!(ack.properties.authentication_method.is_none(), "Authentication Method in CONNACK to a CONNECT without one");
+    ensure!(
+        ack.properties.response_information.is_none(),
+        "Response Information sent though not requested"
+    );
+    ensure!(
+        ack.properties.authentication_method.is_none(),
+        "Authentication Method in CONNACK to a CONNECT without one"
+    );
     p.expect_alive("after CONNACK").await?;
     if let Some(Packet::Auth(_)) = p.poll(c.quiet(), "anything").await? {
         fail!("the broker sent AUTH to a client that uses no authentication method");
@@ -38,7 +44,10 @@ pub async fn unknown_auth_method(c: Arc<Ctx>) -> TestResult {
     p.disconnect().await;
     first.properties.authentication_method = Some("tern-conformance-unknown-method".into());
     let (mut p, ack) = c.try_connect(first).await?;
-    ensure!(!ack.reason_code.is_success(), "the broker accepted an unknown authentication method without AUTH exchange");
+    ensure!(
+        !ack.reason_code.is_success(),
+        "the broker accepted an unknown authentication method without AUTH exchange"
+    );
     ensure!(
         ack.reason_code.is_valid_for(tern_mqtt_codec::PacketType::ConnAck),
         "CONNACK reason {:?} is not a CONNACK code",
@@ -78,12 +87,21 @@ pub async fn maximum_qos(c: Arc<Ctx>) -> TestResult {
         )
         .await?;
     for (i, rc) in s.reason_codes.iter().enumerate() {
-        ensure!(rc.is_success(), "SUBSCRIBE at QoS {i} refused ({rc:?}) by a broker with Maximum QoS {}", max as u8);
+        ensure!(
+            rc.is_success(),
+            "SUBSCRIBE at QoS {i} refused ({rc:?}) by a broker with Maximum QoS {}",
+            max as u8
+        );
     }
     let mut m = Publish::new(c.topic("q2"), Bytes::from_static(b"m"));
     m.qos = max;
     if let Some(a) = p.publish(m).await? {
-        ensure!(a.reason_code.is_success(), "a publish at the announced Maximum QoS {} was refused: {:?}", max as u8, a.reason_code);
+        ensure!(
+            a.reason_code.is_success(),
+            "a publish at the announced Maximum QoS {} was refused: {:?}",
+            max as u8,
+            a.reason_code
+        );
     }
     Ok(())
 }
@@ -92,7 +110,9 @@ pub async fn maximum_qos(c: Arc<Ctx>) -> TestResult {
 pub async fn will_qos_above_max(c: Arc<Ctx>) -> TestResult {
     let (p, ack) = c.connect().await?;
     p.disconnect().await;
-    let Some(max) = ack.properties.maximum_qos else { not_applicable!("the broker supports QoS 2") };
+    let Some(max) = ack.properties.maximum_qos else {
+        not_applicable!("the broker supports QoS 2")
+    };
     let id = c.client_id();
     let mut connect = c.connect_packet(&id);
     connect.will = Some(Will {
@@ -103,7 +123,11 @@ pub async fn will_qos_above_max(c: Arc<Ctx>) -> TestResult {
         properties: Default::default(),
     });
     let (mut p, ack) = c.try_connect(connect).await?;
-    ensure!(!ack.reason_code.is_success(), "a will at QoS 2 was accepted by a broker with Maximum QoS {}", max as u8);
+    ensure!(
+        !ack.reason_code.is_success(),
+        "a will at QoS 2 was accepted by a broker with Maximum QoS {}",
+        max as u8
+    );
     p.expect_closed("after refusing the will QoS").await?;
     Ok(())
 }
@@ -125,7 +149,10 @@ pub async fn will_retain_unsupported(c: Arc<Ctx>) -> TestResult {
         properties: Default::default(),
     });
     let (mut p, ack) = c.try_connect(connect).await?;
-    ensure!(!ack.reason_code.is_success(), "a retained will was accepted by a broker without retain support");
+    ensure!(
+        !ack.reason_code.is_success(),
+        "a retained will was accepted by a broker without retain support"
+    );
     p.expect_closed("after refusing the retained will").await?;
     Ok(())
 }
@@ -135,10 +162,18 @@ pub async fn will_retain_unsupported(c: Arc<Ctx>) -> TestResult {
 pub async fn broker_disconnect(c: Arc<Ctx>) -> TestResult {
     let (mut p, _) = c.connect().await?;
     // Topic Alias property (0x23) with value 0.
-    p.send_bytes(&wire::publish(true, c.topic("t").as_bytes(), &[0x23, 0, 0], b"x")).await?;
+    p.send_bytes(&wire::publish(true, c.topic("t").as_bytes(), &[0x23, 0, 0], b"x"))
+        .await?;
     if let Some(d) = p.expect_closed("after a PUBLISH with Topic Alias 0").await? {
-        ensure!(d.reason_code.value() >= 0x80, "DISCONNECT for a protocol error carries {:?}", d.reason_code);
-        ensure!(d.properties.session_expiry_interval.is_none(), "the broker's DISCONNECT carries a Session Expiry Interval");
+        ensure!(
+            d.reason_code.value() >= 0x80,
+            "DISCONNECT for a protocol error carries {:?}",
+            d.reason_code
+        );
+        ensure!(
+            d.properties.session_expiry_interval.is_none(),
+            "the broker's DISCONNECT carries a Session Expiry Interval"
+        );
     }
     Ok(())
 }
@@ -157,7 +192,10 @@ async fn bad_connect_field(c: &Ctx, flags: u8, fields: &[&[u8]], what: &str) -> 
     if let Some((_, 0)) = r.connack() {
         fail!("the broker accepted a CONNECT whose {what} is ill-formed UTF-8");
     }
-    ensure!(r.closed, "the connection stayed open after a CONNECT whose {what} is ill-formed UTF-8");
+    ensure!(
+        r.closed,
+        "the connection stayed open after a CONNECT whose {what} is ill-formed UTF-8"
+    );
     Ok(())
 }
 
@@ -183,9 +221,11 @@ async fn bad_publish_property(c: &Ctx, props: &[u8], what: &str) -> TestResult {
     let t = c.topic("t");
     let mut s = c.subscriber(&t, QoS::AtMostOnce).await?;
     let (mut p, _) = c.connect().await?;
-    p.send_bytes(&wire::publish(true, t.as_bytes(), props, b"x")).await?;
+    p.send_bytes(&wire::publish(true, t.as_bytes(), props, b"x"))
+        .await?;
     p.expect_closed(&format!("after a PUBLISH with {what}")).await?;
-    s.expect_no_publish(c.quiet(), &format!("a PUBLISH with {what} was delivered")).await
+    s.expect_no_publish(c.quiet(), &format!("a PUBLISH with {what} was delivered"))
+        .await
 }
 
 /// A User Property whose strings are not UTF-8 closes the connection.
@@ -229,7 +269,11 @@ pub async fn shared_filter_syntax(c: Arc<Ctx>) -> TestResult {
     if ack.properties.shared_subscription_available == Some(false) {
         not_applicable!("the broker announces Shared Subscription Available 0");
     }
-    for bad in ["$share//x".to_owned(), format!("$share/g+/{}", c.topic("x")), "$share/g".to_owned()] {
+    for bad in [
+        "$share//x".to_owned(),
+        format!("$share/g+/{}", c.topic("x")),
+        "$share/g".to_owned(),
+    ] {
         let (mut p, _) = c.connect().await?;
         let mut body = vec![0, 1, 0];
         body.extend(wire::string(bad.as_bytes()));
@@ -258,7 +302,11 @@ pub async fn shared_granted_qos(c: Arc<Ctx>) -> TestResult {
     let (mut p, _) = c.connect().await?;
     p.pub_msg(&c.topic("t"), b"m", QoS::AtLeastOnce, false).await?;
     let m = s.recv_publish("the shared subscription's message").await?;
-    ensure!(m.qos == QoS::AtMostOnce, "delivered at {:?} on a shared subscription granted QoS 0", m.qos);
+    ensure!(
+        m.qos == QoS::AtMostOnce,
+        "delivered at {:?} on a shared subscription granted QoS 0",
+        m.qos
+    );
     Ok(())
 }
 
@@ -272,18 +320,27 @@ pub async fn shared_refused_discarded(c: Arc<Ctx>) -> TestResult {
     a.sub(&f, QoS::AtLeastOnce).await?;
     let mut b = c.subscriber(&f, QoS::AtLeastOnce).await?;
     let (mut p, _) = c.connect().await?;
-    p.pub_msg(&c.topic("t"), b"refuse-me", QoS::AtLeastOnce, false).await?;
+    p.pub_msg(&c.topic("t"), b"refuse-me", QoS::AtLeastOnce, false)
+        .await?;
     let (m, at_a) = tokio::select! {
         m = a.expect_publish("the shared message at either member") => (m?, true),
         m = b.expect_publish("the shared message at either member") => (m?, false),
     };
-    let Some(id) = m.packet_id else { fail!("QoS 1 delivery without packet identifier") };
+    let Some(id) = m.packet_id else {
+        fail!("QoS 1 delivery without packet identifier")
+    };
     let mut nack = PubAck::new(id);
     nack.reason_code = ReasonCode::UnspecifiedError;
     let (refuser, rest) = if at_a { (&mut a, &mut b) } else { (&mut b, &mut a) };
     refuser.send(Packet::PubAck(nack)).await?;
-    rest.expect_no_publish(c.quiet(), "a message refused by one shared subscriber went to another").await?;
-    refuser.expect_no_publish(c.quiet(), "a refused shared message was sent again").await
+    rest.expect_no_publish(
+        c.quiet(),
+        "a message refused by one shared subscriber went to another",
+    )
+    .await?;
+    refuser
+        .expect_no_publish(c.quiet(), "a refused shared message was sent again")
+        .await
 }
 
 /// Registers the MQTT 5.0 CONNACK, DISCONNECT, malformed-input and shared-subscription tests.
@@ -323,7 +380,10 @@ pub fn tests() -> Vec<TestCase> {
 }
 
 /// A member of shared group `g` on this test's topic `t`, with a stored session (expiry `expiry`).
-async fn shared_member(c: &Ctx, expiry: u32) -> Result<(crate::peer::Peer, tern_mqtt_codec::Connect), crate::Stop> {
+async fn shared_member(
+    c: &Ctx,
+    expiry: u32,
+) -> Result<(crate::peer::Peer, tern_mqtt_codec::Connect), crate::Stop> {
     let id = c.client_id();
     c.session(&id);
     let mut connect = c.connect_packet(&id);
@@ -331,7 +391,9 @@ async fn shared_member(c: &Ctx, expiry: u32) -> Result<(crate::peer::Peer, tern_
     connect.properties.session_expiry_interval = Some(expiry);
     let (mut p, ack) = c.connect_with(connect.clone()).await?;
     if ack.properties.shared_subscription_available == Some(false) {
-        return Err(crate::Stop::NotApplicable("the broker announces Shared Subscription Available 0".into()));
+        return Err(crate::Stop::NotApplicable(
+            "the broker announces Shared Subscription Available 0".into(),
+        ));
     }
     p.sub(&share(c, "g", "t"), QoS::AtLeastOnce).await?;
     Ok((p, connect))
@@ -343,11 +405,20 @@ pub async fn shared_completed_on_reconnect(c: Arc<Ctx>) -> TestResult {
     let (mut a, connect) = shared_member(&c, 300).await?;
     let (mut p, _) = c.connect().await?;
     p.pub_msg(&c.topic("t"), b"m", QoS::AtLeastOnce, false).await?;
-    let first = a.expect_publish("the shared message (left unacknowledged)").await?;
+    let first = a
+        .expect_publish("the shared message (left unacknowledged)")
+        .await?;
     a.drop_abruptly().await;
     let (mut a, _) = c.connect_with(connect).await?;
-    let again = a.expect_publish("the shared message again after reconnecting").await?;
-    ensure!(again.payload == first.payload && again.dup, "re-delivery: DUP {} payload {:?}", again.dup, again.payload);
+    let again = a
+        .expect_publish("the shared message again after reconnecting")
+        .await?;
+    ensure!(
+        again.payload == first.payload && again.dup,
+        "re-delivery: DUP {} payload {:?}",
+        again.dup,
+        again.payload
+    );
     a.ack(&again).await
 }
 
@@ -356,17 +427,26 @@ pub async fn shared_not_moved_on_session_end(c: Arc<Ctx>) -> TestResult {
     let (mut a, _) = shared_member(&c, 0).await?;
     let (mut p, _) = c.connect().await?;
     p.pub_msg(&c.topic("t"), b"m", QoS::AtLeastOnce, false).await?;
-    a.expect_publish("the shared message (left unacknowledged)").await?;
+    a.expect_publish("the shared message (left unacknowledged)")
+        .await?;
     let mut b = c.subscriber(&share(&c, "g", "t"), QoS::AtLeastOnce).await?;
     a.drop_abruptly().await;
-    b.expect_no_publish(c.quiet(), "a message of an ended session went to another shared subscriber").await
+    b.expect_no_publish(
+        c.quiet(),
+        "a message of an ended session went to another shared subscriber",
+    )
+    .await
 }
 
 /// CONNACK's reserved flag bits 7-1 are 0 (read from the raw bytes).
 pub async fn connack_reserved_bits(c: Arc<Ctx>) -> TestResult {
     let id = c.client_id();
     let mut bytes = wire::simple_connect(if c.is_v5() { 5 } else { 4 }, &id);
-    bytes.extend_from_slice(if c.is_v5() { &[0xE0, 0x01, 0x00] } else { &[0xE0, 0x00] });
+    bytes.extend_from_slice(if c.is_v5() {
+        &[0xE0, 0x01, 0x00]
+    } else {
+        &[0xE0, 0x00]
+    });
     let r = wire::probe(&c.cfg.url, &bytes, c.step()).await?;
     match r.connack() {
         Some((flags, _)) => ensure!(flags & 0xFE == 0, "CONNACK flags byte is {flags:#04x}"),
@@ -380,7 +460,9 @@ pub async fn connack_reserved_bits(c: Arc<Ctx>) -> TestResult {
 /// for refusals that tempt a reason string.
 pub async fn small_max_packet_acks(c: Arc<Ctx>) -> TestResult {
     const MAX: usize = 64;
-    let size = |p: &Packet| tern_mqtt_codec::encoded_len(p, tern_mqtt_codec::ProtocolVersion::V5).unwrap_or(usize::MAX);
+    let size = |p: &Packet| {
+        tern_mqtt_codec::encoded_len(p, tern_mqtt_codec::ProtocolVersion::V5).unwrap_or(usize::MAX)
+    };
     let id = c.client_id();
     let mut connect = c.connect_packet(&id);
     connect.properties.maximum_packet_size = Some(MAX as u32);
@@ -404,10 +486,15 @@ pub async fn small_max_packet_acks(c: Arc<Ctx>) -> TestResult {
         m.qos = qos;
         if let Some(a) = p.publish(m).await? {
             let n = size(&Packet::PubAck(a));
-            ensure!(n <= MAX, "a {n}-byte acknowledgement of a QoS {} publish", qos as u8);
+            ensure!(
+                n <= MAX,
+                "a {n}-byte acknowledgement of a QoS {} publish",
+                qos as u8
+            );
         }
     }
-    p.send_bytes(&wire::publish(true, c.topic("t").as_bytes(), &[0x23, 0, 0], b"x")).await?;
+    p.send_bytes(&wire::publish(true, c.topic("t").as_bytes(), &[0x23, 0, 0], b"x"))
+        .await?;
     if let Some(d) = p.expect_closed("after a PUBLISH with Topic Alias 0").await? {
         let n = size(&Packet::Disconnect(d));
         ensure!(n <= MAX, "a {n}-byte DISCONNECT for Maximum Packet Size {MAX}");

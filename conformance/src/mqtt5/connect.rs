@@ -31,7 +31,10 @@ pub async fn bad_protocol_name(c: Arc<Ctx>) -> TestResult {
     if let Some((_, 0)) = r.connack() {
         fail!("the broker accepted protocol name \"MQTX\" (CONNACK 0)");
     }
-    ensure!(r.closed, "the connection stayed open after a CONNECT with protocol name \"MQTX\"");
+    ensure!(
+        r.closed,
+        "the connection stayed open after a CONNECT with protocol name \"MQTX\""
+    );
     Ok(())
 }
 
@@ -48,7 +51,10 @@ async fn unknown_level(c: &Ctx, strict: bool) -> TestResult {
         None if strict => fail!("no CONNACK 0x01 for protocol level 7 (got {:02x?})", r.bytes),
         None => {}
     }
-    ensure!(r.closed, "the connection stayed open after refusing protocol level 7");
+    ensure!(
+        r.closed,
+        "the connection stayed open after refusing protocol level 7"
+    );
     Ok(())
 }
 
@@ -68,7 +74,9 @@ pub async fn refused_session_present_0_v3(c: Arc<Ctx>) -> TestResult {
     let bytes = wire::connect(b"MQTT", 7, 0x00, &wire::string(id.as_bytes()));
     let r = wire::probe(&c.cfg.url, &bytes, c.step()).await?;
     match r.connack() {
-        Some((flags, code)) if code != 0 => ensure!(flags == 0, "refusing CONNACK {code:#04x} has flags {flags:#04x}"),
+        Some((flags, code)) if code != 0 => {
+            ensure!(flags == 0, "refusing CONNACK {code:#04x} has flags {flags:#04x}")
+        }
         Some(_) => fail!("the broker accepted protocol level 7"),
         None => not_applicable!("the broker closed without a CONNACK, so no Session Present to check"),
     }
@@ -96,7 +104,10 @@ pub async fn reserved_flag(c: Arc<Ctx>) -> TestResult {
     if let Some((_, 0)) = r.connack() {
         fail!("the broker accepted a CONNECT with the reserved flag set");
     }
-    ensure!(r.closed, "the connection stayed open after a CONNECT with the reserved flag set");
+    ensure!(
+        r.closed,
+        "the connection stayed open after a CONNECT with the reserved flag set"
+    );
     Ok(())
 }
 
@@ -111,8 +122,14 @@ pub async fn malformed_connect(c: Arc<Ctx>) -> TestResult {
     let bytes = wire::connect(b"MQTT", level(&c), 0x06, &payload);
     let r = wire::probe(&c.cfg.url, &bytes, c.step()).await?;
     if let Some((_, code)) = r.connack() {
-        ensure!(code != 0, "the broker accepted a CONNECT whose will fields are missing");
-        ensure!(c.is_v5(), "a 3.1.1 broker must close without CONNACK, got CONNACK {code:#04x}");
+        ensure!(
+            code != 0,
+            "the broker accepted a CONNECT whose will fields are missing"
+        );
+        ensure!(
+            c.is_v5(),
+            "a 3.1.1 broker must close without CONNACK, got CONNACK {code:#04x}"
+        );
     }
     ensure!(r.closed, "the connection stayed open after a malformed CONNECT");
     Ok(())
@@ -124,14 +141,21 @@ pub async fn no_disconnect_before_connack(c: Arc<Ctx>) -> TestResult {
     let id = c.client_id();
     let bytes = wire::connect(b"MQTT", 5, 0x03, &wire::string(id.as_bytes()));
     let r = wire::probe(&c.cfg.url, &bytes, c.step()).await?;
-    ensure!(r.bytes.first() != Some(&0xE0), "the broker answered a bad CONNECT with DISCONNECT before any CONNACK");
+    ensure!(
+        r.bytes.first() != Some(&0xE0),
+        "the broker answered a bad CONNECT with DISCONNECT before any CONNACK"
+    );
     Ok(())
 }
 
 /// The first packet from the broker is a successful CONNACK, and only one CONNACK is sent.
 pub async fn connack_first_and_once(c: Arc<Ctx>) -> TestResult {
     let (mut p, ack) = c.connect().await?; // fails unless the first packet is a successful CONNACK
-    ensure!(ack.reason_code == ReasonCode::Success, "CONNACK code {:?}", ack.reason_code);
+    ensure!(
+        ack.reason_code == ReasonCode::Success,
+        "CONNACK code {:?}",
+        ack.reason_code
+    );
     p.expect_alive("after CONNACK").await?;
     if let Some(Packet::ConnAck(_)) = p.poll(c.quiet(), "anything").await? {
         fail!("a second CONNACK arrived");
@@ -152,10 +176,14 @@ pub async fn clean_start_discards(c: Arc<Ctx>) -> TestResult {
     p.sub(&t, QoS::AtLeastOnce).await?;
     p.disconnect().await;
     let (mut p, ack) = c.connect_with(c.connect_packet(&id)).await?;
-    ensure!(!ack.session_present, "Session Present 1 after a Clean Start 1 CONNECT");
+    ensure!(
+        !ack.session_present,
+        "Session Present 1 after a Clean Start 1 CONNECT"
+    );
     let (mut publ, _) = c.connect().await?;
     publ.pub_msg(&t, b"x", QoS::AtLeastOnce, false).await?;
-    p.expect_no_publish(c.quiet(), "the discarded session's subscription still delivered").await?;
+    p.expect_no_publish(c.quiet(), "the discarded session's subscription still delivered")
+        .await?;
     Ok(())
 }
 
@@ -171,7 +199,10 @@ pub async fn session_resumed(c: Arc<Ctx>) -> TestResult {
     p.sub(&t, QoS::AtLeastOnce).await?;
     p.disconnect().await;
     let (mut p, ack) = c.connect_with(connect).await?;
-    ensure!(ack.session_present, "Session Present 0 on resuming a stored session");
+    ensure!(
+        ack.session_present,
+        "Session Present 0 on resuming a stored session"
+    );
     let (mut publ, _) = c.connect().await?;
     publ.pub_msg(&t, b"x", QoS::AtLeastOnce, false).await?;
     let m = p.recv_publish("the resumed subscription's message").await?;
@@ -187,7 +218,10 @@ pub async fn new_session_present_0(c: Arc<Ctx>) -> TestResult {
     connect.clean_start = false;
     connect.properties.session_expiry_interval = c.is_v5().then_some(60);
     let (p, ack) = c.connect_with(connect).await?;
-    ensure!(!ack.session_present, "Session Present 1 for a client id never seen before");
+    ensure!(
+        !ack.session_present,
+        "Session Present 1 for a client id never seen before"
+    );
     p.disconnect().await;
     Ok(())
 }
@@ -234,7 +268,10 @@ pub async fn client_id_23(c: Arc<Ctx>) -> TestResult {
 pub async fn empty_client_id(c: Arc<Ctx>) -> TestResult {
     let (mut a, ack) = c.try_connect(c.connect_packet("")).await?;
     if !ack.reason_code.is_success() {
-        not_applicable!("the broker does not allow empty client ids ({:?})", ack.reason_code);
+        not_applicable!(
+            "the broker does not allow empty client ids ({:?})",
+            ack.reason_code
+        );
     }
     if c.is_v5() {
         let (b, ack2) = c.connect_with(c.connect_packet("")).await?;
@@ -245,7 +282,11 @@ pub async fn empty_client_id(c: Arc<Ctx>) -> TestResult {
             fail!("CONNACK to an empty client id has no Assigned Client Identifier");
         };
         ensure!(!x.as_str().is_empty(), "the Assigned Client Identifier is empty");
-        ensure!(x != y, "two connections were assigned the same identifier {:?}", x.as_str());
+        ensure!(
+            x != y,
+            "two connections were assigned the same identifier {:?}",
+            x.as_str()
+        );
         b.disconnect().await;
     }
     a.expect_alive("with an assigned client id").await?;
@@ -272,10 +313,19 @@ pub async fn empty_client_id_persistent_v3(c: Arc<Ctx>) -> TestResult {
 pub async fn takeover(c: Arc<Ctx>) -> TestResult {
     let (mut old, _) = c.connect().await?;
     let (new, _) = c.connect_with(c.connect_packet(&old.client_id.clone())).await?;
-    let d = old.expect_closed("the first connection after another CONNECT with its client id").await?;
+    let d = old
+        .expect_closed("the first connection after another CONNECT with its client id")
+        .await?;
     if let Some(d) = d {
-        ensure!(d.reason_code == ReasonCode::SessionTakenOver, "DISCONNECT {:?}, expected 0x8E", d.reason_code);
-        ensure!(d.properties.session_expiry_interval.is_none(), "the broker's DISCONNECT carries a Session Expiry Interval");
+        ensure!(
+            d.reason_code == ReasonCode::SessionTakenOver,
+            "DISCONNECT {:?}, expected 0x8E",
+            d.reason_code
+        );
+        ensure!(
+            d.properties.session_expiry_interval.is_none(),
+            "the broker's DISCONNECT carries a Session Expiry Interval"
+        );
     }
     new.disconnect().await;
     Ok(())
@@ -289,9 +339,15 @@ pub async fn nothing_after_refused_connect(c: Arc<Ctx>) -> TestResult {
     let mut sub = c.subscriber(&t, QoS::AtMostOnce).await?;
     let id = c.client_id();
     let mut bytes = wire::connect(b"MQTT", 7, 0x02, &wire::string(id.as_bytes()));
-    bytes.extend(wire::publish(false, t.as_bytes(), &[], b"after a refused CONNECT"));
+    bytes.extend(wire::publish(
+        false,
+        t.as_bytes(),
+        &[],
+        b"after a refused CONNECT",
+    ));
     let _ = wire::probe(&c.cfg.url, &bytes, c.step()).await?;
-    sub.expect_no_publish(c.quiet(), "a PUBLISH sent after a refused CONNECT was delivered").await
+    sub.expect_no_publish(c.quiet(), "a PUBLISH sent after a refused CONNECT was delivered")
+        .await
 }
 
 /// Registers the shared connect tests under their 5.0 ids.
@@ -324,4 +380,3 @@ pub fn tests() -> Vec<TestCase> {
         "MQTT-3.14.0-1" => no_disconnect_before_connack,
     )
 }
-

@@ -20,7 +20,11 @@ fn sent_properties() -> PublishProperties {
         payload_format_indicator: Some(true),
         response_topic: Some("reply/to/me".into()),
         correlation_data: Some(Bytes::from_static(&[0, 1, 2, 0xFF])),
-        user_properties: vec![("z".into(), "1".into()), ("a".into(), "2".into()), ("z".into(), "0".into())],
+        user_properties: vec![
+            ("z".into(), "1".into()),
+            ("a".into(), "2".into()),
+            ("z".into(), "0".into()),
+        ],
         content_type: Some("text/plain; charset=utf-8".into()),
         ..PublishProperties::default()
     }
@@ -41,21 +45,33 @@ async fn forwarded(c: &Ctx) -> Result<Publish, Stop> {
 /// The Payload Format Indicator is forwarded unaltered.
 pub async fn fwd_payload_format(c: Arc<Ctx>) -> TestResult {
     let m = forwarded(&c).await?;
-    ensure!(m.properties.payload_format_indicator == Some(true), "Payload Format Indicator arrived as {:?}", m.properties.payload_format_indicator);
+    ensure!(
+        m.properties.payload_format_indicator == Some(true),
+        "Payload Format Indicator arrived as {:?}",
+        m.properties.payload_format_indicator
+    );
     Ok(())
 }
 
 /// The Response Topic is forwarded unaltered.
 pub async fn fwd_response_topic(c: Arc<Ctx>) -> TestResult {
     let m = forwarded(&c).await?;
-    ensure!(m.properties.response_topic == sent_properties().response_topic, "Response Topic arrived as {:?}", m.properties.response_topic);
+    ensure!(
+        m.properties.response_topic == sent_properties().response_topic,
+        "Response Topic arrived as {:?}",
+        m.properties.response_topic
+    );
     Ok(())
 }
 
 /// The Correlation Data is forwarded unaltered.
 pub async fn fwd_correlation(c: Arc<Ctx>) -> TestResult {
     let m = forwarded(&c).await?;
-    ensure!(m.properties.correlation_data == sent_properties().correlation_data, "Correlation Data arrived as {:?}", m.properties.correlation_data);
+    ensure!(
+        m.properties.correlation_data == sent_properties().correlation_data,
+        "Correlation Data arrived as {:?}",
+        m.properties.correlation_data
+    );
     Ok(())
 }
 
@@ -66,21 +82,33 @@ pub async fn fwd_user_properties(c: Arc<Ctx>) -> TestResult {
     let mut want = sent_properties().user_properties;
     got.sort();
     want.sort();
-    ensure!(got == want, "User Properties arrived as {:?}", m.properties.user_properties);
+    ensure!(
+        got == want,
+        "User Properties arrived as {:?}",
+        m.properties.user_properties
+    );
     Ok(())
 }
 
 /// User Properties keep their order.
 pub async fn fwd_user_property_order(c: Arc<Ctx>) -> TestResult {
     let m = forwarded(&c).await?;
-    ensure!(m.properties.user_properties == sent_properties().user_properties, "User Properties arrived as {:?}", m.properties.user_properties);
+    ensure!(
+        m.properties.user_properties == sent_properties().user_properties,
+        "User Properties arrived as {:?}",
+        m.properties.user_properties
+    );
     Ok(())
 }
 
 /// The Content Type is forwarded unaltered.
 pub async fn fwd_content_type(c: Arc<Ctx>) -> TestResult {
     let m = forwarded(&c).await?;
-    ensure!(m.properties.content_type == sent_properties().content_type, "Content Type arrived as {:?}", m.properties.content_type);
+    ensure!(
+        m.properties.content_type == sent_properties().content_type,
+        "Content Type arrived as {:?}",
+        m.properties.content_type
+    );
     Ok(())
 }
 
@@ -115,8 +143,13 @@ pub async fn expired_not_delivered(c: Arc<Ctx>) -> TestResult {
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let (mut s, _) = c.connect_with(connect).await?;
     let m = s.recv_publish("the message that has not expired").await?;
-    ensure!(m.payload.as_ref() == b"lives", "an expired message was delivered ({:?})", m.payload);
-    s.expect_no_publish(c.quiet(), "an expired message was delivered").await
+    ensure!(
+        m.payload.as_ref() == b"lives",
+        "an expired message was delivered ({:?})",
+        m.payload
+    );
+    s.expect_no_publish(c.quiet(), "an expired message was delivered")
+        .await
 }
 
 /// The forwarded Message Expiry Interval is reduced by the time the message waited.
@@ -155,13 +188,17 @@ pub async fn aliases_within_client_max(c: Arc<Ctx>) -> TestResult {
     s.sub(&c.topic("#"), QoS::AtMostOnce).await?;
     let (mut p, _) = c.connect().await?;
     for i in 0..12 {
-        p.pub_msg(&c.topic(&format!("t{}", i % 4)), b"m", QoS::AtMostOnce, false).await?;
+        p.pub_msg(&c.topic(&format!("t{}", i % 4)), b"m", QoS::AtMostOnce, false)
+            .await?;
     }
     let got = collect(&mut s, c.step(), c.quiet()).await?;
     ensure!(got.len() == 12, "received {} of 12 messages", got.len());
     for m in got {
         if let Some(a) = m.properties.topic_alias {
-            ensure!(a.get() <= 2, "the broker used topic alias {a} above our maximum of 2");
+            ensure!(
+                a.get() <= 2,
+                "the broker used topic alias {a} above our maximum of 2"
+            );
         }
     }
     Ok(())
@@ -176,7 +213,10 @@ pub async fn no_aliases_without_max(c: Arc<Ctx>) -> TestResult {
     }
     let got = collect(&mut s, c.step(), c.quiet()).await?;
     ensure!(got.len() == 5, "received {} of 5 messages", got.len());
-    ensure!(got.iter().all(|m| m.properties.topic_alias.is_none()), "the broker sent a topic alias to a client that allowed none");
+    ensure!(
+        got.iter().all(|m| m.properties.topic_alias.is_none()),
+        "the broker sent a topic alias to a client that allowed none"
+    );
     Ok(())
 }
 
@@ -186,7 +226,9 @@ pub async fn aliases_accepted(c: Arc<Ctx>) -> TestResult {
     let mut s = c.subscriber(&t, QoS::AtMostOnce).await?;
     let (mut p, ack) = c.connect().await?;
     let max = ack.properties.topic_alias_maximum.unwrap_or(0);
-    let Some(max) = NonZeroU16::new(max) else { not_applicable!("the broker accepts no topic aliases (Topic Alias Maximum 0)") };
+    let Some(max) = NonZeroU16::new(max) else {
+        not_applicable!("the broker accepts no topic aliases (Topic Alias Maximum 0)")
+    };
     for alias in [NonZeroU16::MIN, max] {
         let mut m = Publish::new(t.clone(), Bytes::from_static(b"set"));
         m.properties.topic_alias = Some(alias);
@@ -196,7 +238,12 @@ pub async fn aliases_accepted(c: Arc<Ctx>) -> TestResult {
         p.publish(m).await?;
         for want in [&b"set"[..], b"use"] {
             let got = s.recv_publish("a message published with a topic alias").await?;
-            ensure!(got.topic.as_str() == t && got.payload.as_ref() == want, "alias {alias}: got {:?} on {:?}", got.payload, got.topic.as_str());
+            ensure!(
+                got.topic.as_str() == t && got.payload.as_ref() == want,
+                "alias {alias}: got {:?} on {:?}",
+                got.payload,
+                got.topic.as_str()
+            );
         }
     }
     Ok(())
@@ -221,8 +268,13 @@ pub async fn aliases_not_carried_over(c: Arc<Ctx>) -> TestResult {
     let mut m = Publish::new(String::new(), Bytes::from_static(b"stale"));
     m.properties.topic_alias = Some(NonZeroU16::MIN);
     p.publish(m).await?;
-    p.expect_closed("after using an alias of the previous connection").await?;
-    s.expect_no_publish(c.quiet(), "a message published with a previous connection's alias was delivered").await
+    p.expect_closed("after using an alias of the previous connection")
+        .await?;
+    s.expect_no_publish(
+        c.quiet(),
+        "a message published with a previous connection's alias was delivered",
+    )
+    .await
 }
 
 /// Subscription Identifiers of overlapping subscriptions are sent: one copy carries all of them, or each copy
@@ -233,26 +285,53 @@ pub async fn subscription_ids(c: Arc<Ctx>) -> TestResult {
         not_applicable!("the broker announces Subscription Identifiers Available 0");
     }
     for (f, id) in [(c.topic("a"), 1u32), (c.topic("+"), 2u32)] {
-        let props = SubscribeProperties { subscription_identifier: NonZeroU32::new(id), ..Default::default() };
-        let r = s.subscribe_with(vec![tern_client::filter(f, QoS::AtMostOnce)], props).await?;
-        ensure!(r.reason_codes.first().is_some_and(|r| r.is_success()), "SUBSCRIBE with an identifier refused: {:?}", r.reason_codes);
+        let props = SubscribeProperties {
+            subscription_identifier: NonZeroU32::new(id),
+            ..Default::default()
+        };
+        let r = s
+            .subscribe_with(vec![tern_client::filter(f, QoS::AtMostOnce)], props)
+            .await?;
+        ensure!(
+            r.reason_codes.first().is_some_and(|r| r.is_success()),
+            "SUBSCRIBE with an identifier refused: {:?}",
+            r.reason_codes
+        );
     }
     let (mut p, _) = c.connect().await?;
     p.pub_msg(&c.topic("a"), b"m", QoS::AtMostOnce, false).await?;
     let got = collect(&mut s, c.step(), c.quiet()).await?;
-    let ids: Vec<Vec<u32>> = got.iter().map(|m| m.properties.subscription_identifiers.iter().map(|i| i.get()).collect()).collect();
+    let ids: Vec<Vec<u32>> = got
+        .iter()
+        .map(|m| {
+            m.properties
+                .subscription_identifiers
+                .iter()
+                .map(|i| i.get())
+                .collect()
+        })
+        .collect();
     match ids.as_slice() {
         [one] => {
             let mut one = one.clone();
             one.sort_unstable();
-            ensure!(one == vec![1, 2], "the single copy carries identifiers {one:?}, expected [1, 2]");
+            ensure!(
+                one == vec![1, 2],
+                "the single copy carries identifiers {one:?}, expected [1, 2]"
+            );
         }
         [a, b] => {
             let mut all = [a.clone(), b.clone()];
             all.sort();
-            ensure!(all == [vec![1], vec![2]], "the two copies carry identifiers {a:?} and {b:?}");
+            ensure!(
+                all == [vec![1], vec![2]],
+                "the two copies carry identifiers {a:?} and {b:?}"
+            );
         }
-        other => fail!("{} copies arrived for two overlapping subscriptions ({other:?})", other.len()),
+        other => fail!(
+            "{} copies arrived for two overlapping subscriptions ({other:?})",
+            other.len()
+        ),
     }
     Ok(())
 }
@@ -274,10 +353,15 @@ pub async fn receive_maximum(c: Arc<Ctx>) -> TestResult {
     }
     let a = s.expect_publish("the first unacknowledged message").await?;
     s.expect_publish("the second unacknowledged message").await?;
-    s.expect_no_publish(c.quiet(), "a third QoS 1 message arrived with Receive Maximum 2 and none acknowledged").await?;
+    s.expect_no_publish(
+        c.quiet(),
+        "a third QoS 1 message arrived with Receive Maximum 2 and none acknowledged",
+    )
+    .await?;
     s.expect_alive("with the send quota at zero").await?;
     s.ack(&a).await?;
-    s.expect_publish("the third message after one acknowledgement").await?;
+    s.expect_publish("the third message after one acknowledgement")
+        .await?;
     Ok(())
 }
 
@@ -285,10 +369,19 @@ pub async fn receive_maximum(c: Arc<Ctx>) -> TestResult {
 pub async fn no_local(c: Arc<Ctx>) -> TestResult {
     let t = c.topic("t");
     let (mut s, _) = c.connect().await?;
-    let opts = SubscriptionOptions { qos: QoS::AtMostOnce, no_local: true, ..SubscriptionOptions::default() };
-    s.subscribe(vec![SubscribeFilter { filter: t.clone().into(), options: opts }]).await?;
+    let opts = SubscriptionOptions {
+        qos: QoS::AtMostOnce,
+        no_local: true,
+        ..SubscriptionOptions::default()
+    };
+    s.subscribe(vec![SubscribeFilter {
+        filter: t.clone().into(),
+        options: opts,
+    }])
+    .await?;
     s.pub_msg(&t, b"own", QoS::AtLeastOnce, false).await?;
-    s.expect_no_publish(c.quiet(), "a No Local subscription received its own message").await?;
+    s.expect_no_publish(c.quiet(), "a No Local subscription received its own message")
+        .await?;
     let (mut p, _) = c.connect().await?;
     p.pub_msg(&t, b"other", QoS::AtLeastOnce, false).await?;
     let m = s.recv_publish("another client's message").await?;
@@ -303,12 +396,19 @@ pub async fn no_local_shared(c: Arc<Ctx>) -> TestResult {
         not_applicable!("the broker announces Shared Subscription Available 0");
     }
     let f = format!("$share/g{}/{}", c.cfg.run_id, c.topic("t"));
-    let opts = SubscriptionOptions { qos: QoS::AtMostOnce, no_local: true, ..SubscriptionOptions::default() };
+    let opts = SubscriptionOptions {
+        qos: QoS::AtMostOnce,
+        no_local: true,
+        ..SubscriptionOptions::default()
+    };
     let id = s.next_id();
     s.send(Packet::Subscribe(tern_mqtt_codec::Subscribe {
         packet_id: id,
         properties: Default::default(),
-        filters: vec![SubscribeFilter { filter: f.into(), options: opts }],
+        filters: vec![SubscribeFilter {
+            filter: f.into(),
+            options: opts,
+        }],
     }))
     .await?;
     s.expect_closed("after No Local on a shared subscription").await?;
@@ -328,7 +428,11 @@ pub async fn max_packet_size(c: Arc<Ctx>) -> TestResult {
     p.pub_msg(&t, &[b'x'; 1000], QoS::AtLeastOnce, false).await?;
     p.pub_msg(&t, b"small", QoS::AtLeastOnce, false).await?;
     let m = s.recv_publish("the small message").await?;
-    ensure!(m.payload.as_ref() == b"small", "a {}-byte payload was sent to a client with Maximum Packet Size 256", m.payload.len());
+    ensure!(
+        m.payload.as_ref() == b"small",
+        "a {}-byte payload was sent to a client with Maximum Packet Size 256",
+        m.payload.len()
+    );
     s.expect_no_publish(c.quiet(), "an extra message arrived").await
 }
 
@@ -350,7 +454,12 @@ pub async fn no_problem_information(c: Arc<Ctx>) -> TestResult {
         let mut m = Publish::new(c.topic("nobody"), Bytes::from_static(b"m"));
         m.qos = qos;
         if let Some(a) = p.publish(m).await? {
-            ensure!(a.properties.is_empty(), "the acknowledgement of a QoS {} publish carries {:?}", qos as u8, a.properties);
+            ensure!(
+                a.properties.is_empty(),
+                "the acknowledgement of a QoS {} publish carries {:?}",
+                qos as u8,
+                a.properties
+            );
         }
     }
     Ok(())
@@ -363,13 +472,16 @@ pub async fn refused_not_retransmitted(c: Arc<Ctx>) -> TestResult {
     let (mut p, _) = c.connect().await?;
     p.pub_msg(&t, b"m", QoS::AtLeastOnce, false).await?;
     let m = s.expect_publish("the message").await?;
-    let Some(id) = m.packet_id else { fail!("QoS 1 delivery without packet identifier") };
+    let Some(id) = m.packet_id else {
+        fail!("QoS 1 delivery without packet identifier")
+    };
     let mut nack = PubAck::new(id);
     nack.reason_code = ReasonCode::UnspecifiedError;
     s.send(Packet::PubAck(nack)).await?;
     s.disconnect().await;
     let (mut s, _) = c.connect_with(connect).await?;
-    s.expect_no_publish(c.quiet(), "a message acknowledged with 0x80 was sent again").await
+    s.expect_no_publish(c.quiet(), "a message acknowledged with 0x80 was sent again")
+        .await
 }
 
 /// Acknowledgements from the broker use valid reason codes and a property length (decoded strictly).
@@ -381,7 +493,12 @@ pub async fn acks_well_formed(c: Arc<Ctx>) -> TestResult {
         let mut m = Publish::new(t.clone(), Bytes::from_static(b"m"));
         m.qos = qos;
         if let Some(a) = p.publish(m).await? {
-            ensure!(a.reason_code.is_success(), "a QoS {} publish was refused: {:?}", qos as u8, a.reason_code);
+            ensure!(
+                a.reason_code.is_success(),
+                "a QoS {} publish was refused: {:?}",
+                qos as u8,
+                a.reason_code
+            );
         }
         s.recv_publish("the message").await?; // QoS 2: the broker's PUBREL is decoded too
     }
@@ -444,11 +561,20 @@ pub async fn qos2_no_expiry_once_sent(c: Arc<Ctx>) -> TestResult {
     m.qos = QoS::ExactlyOnce;
     m.properties.message_expiry_interval = Some(1);
     p.publish(m).await?;
-    let first = s.expect_publish("the QoS 2 delivery (left unacknowledged)").await?;
+    let first = s
+        .expect_publish("the QoS 2 delivery (left unacknowledged)")
+        .await?;
     s.drop_abruptly().await;
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let (mut s, _) = c.connect_with(connect).await?;
-    let again = s.expect_publish("the re-sent QoS 2 PUBLISH after its expiry passed").await?;
-    ensure!(again.packet_id == first.packet_id, "re-sent with id {:?}, first {:?}", again.packet_id, first.packet_id);
+    let again = s
+        .expect_publish("the re-sent QoS 2 PUBLISH after its expiry passed")
+        .await?;
+    ensure!(
+        again.packet_id == first.packet_id,
+        "re-sent with id {:?}, first {:?}",
+        again.packet_id,
+        first.packet_id
+    );
     s.ack(&again).await
 }

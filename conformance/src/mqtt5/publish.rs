@@ -31,16 +31,20 @@ pub async fn qos3_closes(c: Arc<Ctx>) -> TestResult {
 pub async fn wildcard_topic_closes(c: Arc<Ctx>) -> TestResult {
     let mut sub = c.subscriber(&c.topic("#"), QoS::AtMostOnce).await?;
     let (mut p, _) = c.connect().await?;
-    p.send_bytes(&wire::publish(c.is_v5(), c.topic("a/+").as_bytes(), &[], b"x")).await?;
-    p.expect_closed("after a PUBLISH to a topic name with '+'").await?;
-    sub.expect_no_publish(c.quiet(), "a PUBLISH to a wildcard topic name was delivered").await
+    p.send_bytes(&wire::publish(c.is_v5(), c.topic("a/+").as_bytes(), &[], b"x"))
+        .await?;
+    p.expect_closed("after a PUBLISH to a topic name with '+'")
+        .await?;
+    sub.expect_no_publish(c.quiet(), "a PUBLISH to a wildcard topic name was delivered")
+        .await
 }
 
 /// A PUBLISH with an empty topic name (and no topic alias) is refused by closing the connection.
 pub async fn empty_topic_closes(c: Arc<Ctx>) -> TestResult {
     let (mut p, _) = c.connect().await?;
     p.send_bytes(&wire::publish(c.is_v5(), b"", &[], b"x")).await?;
-    p.expect_closed("after a PUBLISH with an empty topic name").await?;
+    p.expect_closed("after a PUBLISH with an empty topic name")
+        .await?;
     Ok(())
 }
 
@@ -50,7 +54,8 @@ pub async fn bad_utf8_topic_closes(c: Arc<Ctx>) -> TestResult {
     let mut t = c.topic("x").into_bytes();
     t.extend_from_slice(&[0xED, 0xA0, 0x80]); // an encoded surrogate, U+D800
     p.send_bytes(&wire::publish(c.is_v5(), &t, &[], b"x")).await?;
-    p.expect_closed("after a PUBLISH whose topic holds an encoded surrogate").await?;
+    p.expect_closed("after a PUBLISH whose topic holds an encoded surrogate")
+        .await?;
     Ok(())
 }
 
@@ -60,7 +65,8 @@ pub async fn nul_topic_closes(c: Arc<Ctx>) -> TestResult {
     let mut t = c.topic("x").into_bytes();
     t.push(0);
     p.send_bytes(&wire::publish(c.is_v5(), &t, &[], b"x")).await?;
-    p.expect_closed("after a PUBLISH whose topic holds U+0000").await?;
+    p.expect_closed("after a PUBLISH whose topic holds U+0000")
+        .await?;
     Ok(())
 }
 
@@ -74,8 +80,13 @@ pub async fn bom_not_stripped(c: Arc<Ctx>) -> TestResult {
     let (mut p, _) = c.connect().await?;
     p.pub_msg(&with, b"bom", QoS::AtMostOnce, false).await?;
     let m = s1.recv_publish("the message on a topic with U+FEFF").await?;
-    ensure!(m.topic.as_str() == with, "the topic arrived as {:?}", m.topic.as_str());
-    s2.expect_no_publish(c.quiet(), "U+FEFF was stripped: the filter without it matched").await
+    ensure!(
+        m.topic.as_str() == with,
+        "the topic arrived as {:?}",
+        m.topic.as_str()
+    );
+    s2.expect_no_publish(c.quiet(), "U+FEFF was stripped: the filter without it matched")
+        .await
 }
 
 /// No normalisation in matching: case and Unicode forms are distinct.
@@ -83,11 +94,17 @@ pub async fn no_normalisation(c: Arc<Ctx>) -> TestResult {
     let exact = c.topic("Caf\u{e9}");
     let mut s = c.subscriber(&exact, QoS::AtMostOnce).await?;
     let (mut p, _) = c.connect().await?;
-    p.pub_msg(&c.topic("caf\u{e9}"), b"lower", QoS::AtMostOnce, false).await?;
-    p.pub_msg(&c.topic("Cafe\u{301}"), b"nfd", QoS::AtMostOnce, false).await?;
+    p.pub_msg(&c.topic("caf\u{e9}"), b"lower", QoS::AtMostOnce, false)
+        .await?;
+    p.pub_msg(&c.topic("Cafe\u{301}"), b"nfd", QoS::AtMostOnce, false)
+        .await?;
     p.pub_msg(&exact, b"exact", QoS::AtMostOnce, false).await?;
     let m = s.recv_publish("the exact-topic message").await?;
-    ensure!(m.payload.as_ref() == b"exact", "a differently cased or normalised topic matched ({:?})", m.payload);
+    ensure!(
+        m.payload.as_ref() == b"exact",
+        "a differently cased or normalised topic matched ({:?})",
+        m.payload
+    );
     Ok(())
 }
 
@@ -98,7 +115,11 @@ pub async fn delivered_topic_matches(c: Arc<Ctx>) -> TestResult {
     let t = c.topic("y/x/z");
     p.pub_msg(&t, b"m", QoS::AtMostOnce, false).await?;
     let m = s.recv_publish("the message for a wildcard subscription").await?;
-    ensure!(m.topic.as_str() == t, "published to {t:?}, delivered as {:?}", m.topic.as_str());
+    ensure!(
+        m.topic.as_str() == t,
+        "published to {t:?}, delivered as {:?}",
+        m.topic.as_str()
+    );
     Ok(())
 }
 
@@ -112,19 +133,34 @@ pub async fn responses_per_qos(c: Arc<Ctx>) -> TestResult {
     m1.packet_id = NonZeroU16::new(0x1234);
     p.send(Packet::Publish(m1)).await?;
     match p.recv("PUBACK").await? {
-        Packet::PubAck(a) => ensure!(a.packet_id.get() == 0x1234, "PUBACK for 0x1234 carries {:#06x}", a.packet_id),
+        Packet::PubAck(a) => ensure!(
+            a.packet_id.get() == 0x1234,
+            "PUBACK for 0x1234 carries {:#06x}",
+            a.packet_id
+        ),
         other => fail!("expected PUBACK, got {}", crate::peer::name(&other)),
     }
     let mut m2 = msg(&t, b"2", QoS::ExactlyOnce);
     m2.packet_id = NonZeroU16::new(0x4321);
     p.send(Packet::Publish(m2)).await?;
     match p.recv("PUBREC").await? {
-        Packet::PubRec(a) => ensure!(a.packet_id.get() == 0x4321, "PUBREC for 0x4321 carries {:#06x}", a.packet_id),
+        Packet::PubRec(a) => ensure!(
+            a.packet_id.get() == 0x4321,
+            "PUBREC for 0x4321 carries {:#06x}",
+            a.packet_id
+        ),
         other => fail!("expected PUBREC, got {}", crate::peer::name(&other)),
     }
-    p.send(Packet::PubRel(PubAck::new(NonZeroU16::MIN.saturating_add(0x4320)))).await?;
+    p.send(Packet::PubRel(PubAck::new(
+        NonZeroU16::MIN.saturating_add(0x4320),
+    )))
+    .await?;
     match p.recv("PUBCOMP").await? {
-        Packet::PubComp(a) => ensure!(a.packet_id.get() == 0x4321, "PUBCOMP for 0x4321 carries {:#06x}", a.packet_id),
+        Packet::PubComp(a) => ensure!(
+            a.packet_id.get() == 0x4321,
+            "PUBCOMP for 0x4321 carries {:#06x}",
+            a.packet_id
+        ),
         other => fail!("expected PUBCOMP, got {}", crate::peer::name(&other)),
     }
     p.expect_alive("after the three QoS flows").await
@@ -137,7 +173,12 @@ pub async fn qos0_dup0(c: Arc<Ctx>) -> TestResult {
     let (mut p, _) = c.connect().await?;
     p.pub_msg(&t, b"m", QoS::AtLeastOnce, false).await?;
     let m = s.recv_publish("the QoS 0 delivery").await?;
-    ensure!(m.qos == QoS::AtMostOnce && !m.dup, "QoS {:?} DUP {}", m.qos, m.dup);
+    ensure!(
+        m.qos == QoS::AtMostOnce && !m.dup,
+        "QoS {:?} DUP {}",
+        m.qos,
+        m.dup
+    );
     Ok(())
 }
 
@@ -150,7 +191,10 @@ pub async fn dup_not_propagated(c: Arc<Ctx>) -> TestResult {
     m.dup = true;
     p.publish(m).await?;
     let got = s.recv_publish("the forwarded message").await?;
-    ensure!(!got.dup, "the first delivery carries DUP 1 (copied from the publisher)");
+    ensure!(
+        !got.dup,
+        "the first delivery carries DUP 1 (copied from the publisher)"
+    );
     Ok(())
 }
 
@@ -159,7 +203,15 @@ pub async fn fresh_ids_dup0(c: Arc<Ctx>) -> TestResult {
     let t = c.topic("t");
     let mut s = c.subscriber(&t, QoS::ExactlyOnce).await?;
     let (mut p, _) = c.connect().await?;
-    for (i, qos) in [QoS::AtLeastOnce, QoS::ExactlyOnce, QoS::AtLeastOnce, QoS::ExactlyOnce].into_iter().enumerate() {
+    for (i, qos) in [
+        QoS::AtLeastOnce,
+        QoS::ExactlyOnce,
+        QoS::AtLeastOnce,
+        QoS::ExactlyOnce,
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let mut m = msg(&t, b"m", qos);
         m.payload = Bytes::from(i.to_string());
         p.publish(m).await?;
@@ -167,11 +219,24 @@ pub async fn fresh_ids_dup0(c: Arc<Ctx>) -> TestResult {
     let mut ids = Vec::new();
     for i in 0..4 {
         let m = s.expect_publish("one of four deliveries, unacknowledged").await?;
-        let want = if i % 2 == 0 { QoS::AtLeastOnce } else { QoS::ExactlyOnce };
-        ensure!(m.qos == want, "delivery {i} has QoS {:?}, published at {want:?}", m.qos);
+        let want = if i % 2 == 0 {
+            QoS::AtLeastOnce
+        } else {
+            QoS::ExactlyOnce
+        };
+        ensure!(
+            m.qos == want,
+            "delivery {i} has QoS {:?}, published at {want:?}",
+            m.qos
+        );
         ensure!(!m.dup, "a first delivery carries DUP 1");
-        let Some(id) = m.packet_id else { fail!("a QoS {:?} delivery has no packet identifier", m.qos) };
-        ensure!(!ids.contains(&id), "packet identifier {id} reused while still unacknowledged");
+        let Some(id) = m.packet_id else {
+            fail!("a QoS {:?} delivery has no packet identifier", m.qos)
+        };
+        ensure!(
+            !ids.contains(&id),
+            "packet identifier {id} reused while still unacknowledged"
+        );
         ids.push(id);
     }
     Ok(())
@@ -189,7 +254,11 @@ pub async fn ordered(c: Arc<Ctx>) -> TestResult {
     }
     for i in 0..20u32 {
         let m = s.recv_publish("the next message in order").await?;
-        ensure!(m.payload.as_ref() == i.to_string().as_bytes(), "message {i} arrived as {:?}", m.payload);
+        ensure!(
+            m.payload.as_ref() == i.to_string().as_bytes(),
+            "message {i} arrived as {:?}",
+            m.payload
+        );
     }
     Ok(())
 }
@@ -207,8 +276,15 @@ pub async fn qos1_id_reuse_is_new(c: Arc<Ctx>) -> TestResult {
         p.publish(m).await?;
     }
     let a = s.recv_publish("the first message").await?;
-    let b = s.recv_publish("the second message with a reused packet id").await?;
-    ensure!(a.payload.as_ref() == b"first" && b.payload.as_ref() == b"second", "got {:?}, {:?}", a.payload, b.payload);
+    let b = s
+        .recv_publish("the second message with a reused packet id")
+        .await?;
+    ensure!(
+        a.payload.as_ref() == b"first" && b.payload.as_ref() == b"second",
+        "got {:?}, {:?}",
+        a.payload,
+        b.payload
+    );
     Ok(())
 }
 
@@ -236,11 +312,14 @@ pub async fn qos2_exactly_once(c: Arc<Ctx>) -> TestResult {
     }
     let got = s.recv_publish("the QoS 2 message").await?;
     ensure!(got.payload.as_ref() == b"once", "got {:?}", got.payload);
-    s.expect_no_publish(c.quiet(), "a PUBLISH repeated before PUBREL was delivered twice").await?;
+    s.expect_no_publish(c.quiet(), "a PUBLISH repeated before PUBREL was delivered twice")
+        .await?;
     let mut again = msg(&t, b"again", QoS::ExactlyOnce);
     again.packet_id = Some(id);
     p.publish(again).await?;
-    let got = s.recv_publish("the new publication with the reused identifier").await?;
+    let got = s
+        .recv_publish("the new publication with the reused identifier")
+        .await?;
     ensure!(got.payload.as_ref() == b"again", "got {:?}", got.payload);
     Ok(())
 }
@@ -257,12 +336,16 @@ pub async fn pubrel_flags(c: Arc<Ctx>) -> TestResult {
 pub async fn reserved_flags_close(c: Arc<Ctx>) -> TestResult {
     let (mut p, _) = c.connect().await?;
     p.send_bytes(&[0xC1, 0x00]).await?;
-    p.expect_closed("after a PINGREQ with a reserved flag set").await?;
+    p.expect_closed("after a PINGREQ with a reserved flag set")
+        .await?;
     Ok(())
 }
 
 /// Connects a subscriber with a stored session and QoS `qos` subscription; returns it, its CONNECT, the topic.
-async fn stored_subscriber(c: &Ctx, qos: QoS) -> Result<(Peer, tern_mqtt_codec::Connect, String), crate::Stop> {
+async fn stored_subscriber(
+    c: &Ctx,
+    qos: QoS,
+) -> Result<(Peer, tern_mqtt_codec::Connect, String), crate::Stop> {
     let id = c.client_id();
     c.session(&id);
     let t = c.topic("t");
@@ -280,13 +363,23 @@ pub async fn redelivery_on_reconnect(c: Arc<Ctx>) -> TestResult {
     let (mut s, connect, t) = stored_subscriber(&c, QoS::AtLeastOnce).await?;
     let (mut p, _) = c.connect().await?;
     p.pub_msg(&t, b"redeliver", QoS::AtLeastOnce, false).await?;
-    let first = s.expect_publish("the first delivery (left unacknowledged)").await?;
+    let first = s
+        .expect_publish("the first delivery (left unacknowledged)")
+        .await?;
     s.drop_abruptly().await;
     let (mut s, _) = c.connect_with(connect).await?;
     let again = s.expect_publish("the re-delivery after reconnecting").await?;
     ensure!(again.dup, "the re-delivery carries DUP 0");
-    ensure!(again.packet_id == first.packet_id, "re-delivered with id {:?}, first sent as {:?}", again.packet_id, first.packet_id);
-    ensure!(again.payload == first.payload, "a different message was re-delivered");
+    ensure!(
+        again.packet_id == first.packet_id,
+        "re-delivered with id {:?}, first sent as {:?}",
+        again.packet_id,
+        first.packet_id
+    );
+    ensure!(
+        again.payload == first.payload,
+        "a different message was re-delivered"
+    );
     s.ack(&again).await
 }
 
@@ -297,17 +390,24 @@ pub async fn pubrel_resent_not_publish(c: Arc<Ctx>) -> TestResult {
     let (mut p, _) = c.connect().await?;
     p.pub_msg(&t, b"two", QoS::ExactlyOnce, false).await?;
     let m = s.expect_publish("the QoS 2 delivery").await?;
-    let Some(id) = m.packet_id else { fail!("QoS 2 delivery without packet identifier") };
+    let Some(id) = m.packet_id else {
+        fail!("QoS 2 delivery without packet identifier")
+    };
     s.send(Packet::PubRec(PubAck::new(id))).await?;
-    s.recv_where("PUBREL", |q| matches!(q, Packet::PubRel(a) if a.packet_id == id)).await?;
+    s.recv_where("PUBREL", |q| matches!(q, Packet::PubRel(a) if a.packet_id == id))
+        .await?;
     s.drop_abruptly().await;
     let (mut s, _) = c.connect_with(connect).await?;
     match s.recv("the re-sent PUBREL").await? {
         Packet::PubRel(a) if a.packet_id == id => {}
-        other => fail!("expected PUBREL for id {id} after reconnecting, got {}", crate::peer::name(&other)),
+        other => fail!(
+            "expected PUBREL for id {id} after reconnecting, got {}",
+            crate::peer::name(&other)
+        ),
     }
     s.send(Packet::PubComp(PubAck::new(id))).await?;
-    s.expect_no_publish(c.quiet(), "the PUBLISH was re-sent after its PUBREL").await
+    s.expect_no_publish(c.quiet(), "the PUBLISH was re-sent after its PUBREL")
+        .await
 }
 
 /// Registers the shared publish tests under their 5.0 ids.

@@ -29,7 +29,11 @@ async fn sub_opts(c: &Ctx, t: &str, rh: RetainHandling, rap: bool) -> Result<Pee
             },
         }])
         .await?;
-    ensure!(s.reason_codes.first().is_some_and(|r| r.is_success()), "SUBSCRIBE refused: {:?}", s.reason_codes);
+    ensure!(
+        s.reason_codes.first().is_some_and(|r| r.is_success()),
+        "SUBSCRIBE refused: {:?}",
+        s.reason_codes
+    );
     Ok(p)
 }
 
@@ -42,10 +46,22 @@ pub async fn retained_replaced_and_sent(c: Arc<Ctx>) -> TestResult {
     p.pub_msg(&t, b"new", QoS::AtLeastOnce, true).await?;
     let mut s = c.subscriber(&t, QoS::ExactlyOnce).await?;
     let m = s.recv_publish("the retained message").await?;
-    ensure!(m.payload.as_ref() == b"new", "the retained message is {:?}, not the latest", m.payload);
-    ensure!(m.retain, "a message sent because of a new subscription has RETAIN 0");
-    ensure!(m.qos == QoS::AtLeastOnce, "stored at QoS 1, delivered at {:?}", m.qos);
-    s.expect_no_publish(c.quiet(), "more than one retained message for one topic").await
+    ensure!(
+        m.payload.as_ref() == b"new",
+        "the retained message is {:?}, not the latest",
+        m.payload
+    );
+    ensure!(
+        m.retain,
+        "a message sent because of a new subscription has RETAIN 0"
+    );
+    ensure!(
+        m.qos == QoS::AtLeastOnce,
+        "stored at QoS 1, delivered at {:?}",
+        m.qos
+    );
+    s.expect_no_publish(c.quiet(), "more than one retained message for one topic")
+        .await
 }
 
 /// A retained message with an empty payload is delivered normally and removes the retained message, and is
@@ -57,10 +73,16 @@ pub async fn empty_retained_clears(c: Arc<Ctx>) -> TestResult {
     let mut live = c.subscriber(&t, QoS::AtLeastOnce).await?;
     live.recv_publish("the retained message").await?;
     p.pub_msg(&t, b"", QoS::AtLeastOnce, true).await?;
-    let m = live.recv_publish("the empty retained message, delivered as normal").await?;
+    let m = live
+        .recv_publish("the empty retained message, delivered as normal")
+        .await?;
     ensure!(m.payload.is_empty(), "got payload {:?}", m.payload);
     let mut late = c.subscriber(&t, QoS::AtLeastOnce).await?;
-    late.expect_no_publish(c.quiet(), "a retained message remained after an empty retained publish").await
+    late.expect_no_publish(
+        c.quiet(),
+        "a retained message remained after an empty retained publish",
+    )
+    .await
 }
 
 /// A publish with RETAIN 0 neither stores nor replaces nor removes the retained message.
@@ -72,7 +94,11 @@ pub async fn non_retained_keeps(c: Arc<Ctx>) -> TestResult {
     p.pub_msg(&t, b"", QoS::AtLeastOnce, false).await?;
     let mut s = c.subscriber(&t, QoS::AtLeastOnce).await?;
     let m = s.recv_publish("the retained message").await?;
-    ensure!(m.payload.as_ref() == b"retained", "the retained message became {:?}", m.payload);
+    ensure!(
+        m.payload.as_ref() == b"retained",
+        "the retained message became {:?}",
+        m.payload
+    );
     Ok(())
 }
 
@@ -85,7 +111,10 @@ pub async fn qos0_retained_replaces(c: Arc<Ctx>) -> TestResult {
     p.expect_alive("after the publishes").await?;
     let mut s = c.subscriber(&t, QoS::AtLeastOnce).await?;
     if let Some(tern_mqtt_codec::Packet::Publish(m)) = s.poll(c.quiet(), "a retained message").await? {
-        ensure!(m.payload.as_ref() != b"qos1", "the retained QoS 1 message survived a retained QoS 0 publish");
+        ensure!(
+            m.payload.as_ref() != b"qos1",
+            "the retained QoS 1 message survived a retained QoS 0 publish"
+        );
     }
     Ok(())
 }
@@ -97,7 +126,10 @@ pub async fn live_retain_0(c: Arc<Ctx>) -> TestResult {
     let (mut p, _) = c.connect().await?;
     p.pub_msg(&t, b"m", QoS::AtLeastOnce, true).await?;
     let m = s.recv_publish("the live retained publish").await?;
-    ensure!(!m.retain, "forwarded to an established subscription with RETAIN 1");
+    ensure!(
+        !m.retain,
+        "forwarded to an established subscription with RETAIN 1"
+    );
     Ok(())
 }
 
@@ -118,9 +150,12 @@ pub async fn resubscribe_resends_retained(c: Arc<Ctx>) -> TestResult {
     let (mut p, _) = c.connect().await?;
     p.pub_msg(&t, b"m", QoS::AtLeastOnce, true).await?;
     let mut s = c.subscriber(&t, QoS::AtLeastOnce).await?;
-    s.recv_publish("the retained message on the first SUBSCRIBE").await?;
+    s.recv_publish("the retained message on the first SUBSCRIBE")
+        .await?;
     s.sub(&t, QoS::AtLeastOnce).await?;
-    let m = s.recv_publish("the retained message re-sent on the second SUBSCRIBE").await?;
+    let m = s
+        .recv_publish("the retained message re-sent on the second SUBSCRIBE")
+        .await?;
     ensure!(m.retain, "the re-sent retained message has RETAIN 0");
     Ok(())
 }
@@ -134,7 +169,12 @@ pub async fn retain_as_published(c: Arc<Ctx>) -> TestResult {
     p.pub_msg(&t, b"n", QoS::AtLeastOnce, false).await?;
     let a = s.recv_publish("the retained publish").await?;
     let b = s.recv_publish("the plain publish").await?;
-    ensure!(a.retain && !b.retain, "RETAIN arrived as {} / {}, published as 1 / 0", a.retain, b.retain);
+    ensure!(
+        a.retain && !b.retain,
+        "RETAIN arrived as {} / {}, published as 1 / 0",
+        a.retain,
+        b.retain
+    );
     Ok(())
 }
 
@@ -154,7 +194,8 @@ pub async fn retain_handling_1(c: Arc<Ctx>) -> TestResult {
     let (mut p, _) = c.connect().await?;
     p.pub_msg(&t, b"m", QoS::AtLeastOnce, true).await?;
     let mut s = sub_opts(&c, &t, RetainHandling::SendAtSubscribeIfNew, false).await?;
-    s.recv_publish("the retained message for a new subscription").await?;
+    s.recv_publish("the retained message for a new subscription")
+        .await?;
     let again = s
         .subscribe(vec![SubscribeFilter {
             filter: t.clone().into(),
@@ -165,8 +206,15 @@ pub async fn retain_handling_1(c: Arc<Ctx>) -> TestResult {
             },
         }])
         .await?;
-    ensure!(again.reason_codes.first().is_some_and(|r| r.is_success()), "re-SUBSCRIBE refused");
-    s.expect_no_publish(c.quiet(), "Retain Handling 1 re-sent retained messages for an existing subscription").await
+    ensure!(
+        again.reason_codes.first().is_some_and(|r| r.is_success()),
+        "re-SUBSCRIBE refused"
+    );
+    s.expect_no_publish(
+        c.quiet(),
+        "Retain Handling 1 re-sent retained messages for an existing subscription",
+    )
+    .await
 }
 
 /// 5.0: Retain Handling 2 sends no retained messages on SUBSCRIBE.
@@ -175,9 +223,12 @@ pub async fn retain_handling_2(c: Arc<Ctx>) -> TestResult {
     let (mut p, _) = c.connect().await?;
     p.pub_msg(&t, b"m", QoS::AtLeastOnce, true).await?;
     let mut s = sub_opts(&c, &t, RetainHandling::DoNotSend, false).await?;
-    s.expect_no_publish(c.quiet(), "Retain Handling 2 sent a retained message").await?;
+    s.expect_no_publish(c.quiet(), "Retain Handling 2 sent a retained message")
+        .await?;
     p.pub_msg(&t, b"live", QoS::AtLeastOnce, false).await?;
-    let m = s.recv_publish("a live message (the subscription must work)").await?;
+    let m = s
+        .recv_publish("a live message (the subscription must work)")
+        .await?;
     ensure!(m.payload.as_ref() == b"live", "got {:?}", m.payload);
     Ok(())
 }

@@ -65,7 +65,8 @@ pub async fn subscribe_reserved_bits(c: Arc<Ctx>) -> TestResult {
     body.extend(wire::string(c.topic("t").as_bytes()));
     body.push(0xC1);
     p.send_bytes(&wire::packet(0x82, &body)).await?;
-    p.expect_closed("after a SUBSCRIBE with reserved option bits set").await?;
+    p.expect_closed("after a SUBSCRIBE with reserved option bits set")
+        .await?;
     Ok(())
 }
 
@@ -81,7 +82,8 @@ pub async fn subscribe_bad_utf8(c: Arc<Ctx>) -> TestResult {
     body.extend(wire::string(&f));
     body.push(0);
     p.send_bytes(&wire::packet(0x82, &body)).await?;
-    p.expect_closed("after a SUBSCRIBE whose filter is ill-formed UTF-8").await?;
+    p.expect_closed("after a SUBSCRIBE whose filter is ill-formed UTF-8")
+        .await?;
     Ok(())
 }
 
@@ -96,7 +98,8 @@ pub async fn unsubscribe_bad_utf8(c: Arc<Ctx>) -> TestResult {
     f.extend_from_slice(&[0xFF]);
     body.extend(wire::string(&f));
     p.send_bytes(&wire::packet(0xA2, &body)).await?;
-    p.expect_closed("after an UNSUBSCRIBE whose filter is ill-formed UTF-8").await?;
+    p.expect_closed("after an UNSUBSCRIBE whose filter is ill-formed UTF-8")
+        .await?;
     Ok(())
 }
 
@@ -117,11 +120,28 @@ pub async fn suback_per_filter(c: Arc<Ctx>) -> TestResult {
     let (mut p, _) = c.connect().await?;
     let topics = [c.topic("q2"), c.topic("q0"), c.topic("q1")];
     let qos = [QoS::ExactlyOnce, QoS::AtMostOnce, QoS::AtLeastOnce];
-    let s = p.subscribe(topics.iter().zip(qos).map(|(t, q)| filter(t.clone(), q)).collect()).await?;
-    ensure!(s.reason_codes.len() == 3, "SUBACK has {} codes for 3 filters", s.reason_codes.len());
+    let s = p
+        .subscribe(
+            topics
+                .iter()
+                .zip(qos)
+                .map(|(t, q)| filter(t.clone(), q))
+                .collect(),
+        )
+        .await?;
+    ensure!(
+        s.reason_codes.len() == 3,
+        "SUBACK has {} codes for 3 filters",
+        s.reason_codes.len()
+    );
     for (i, (rc, q)) in s.reason_codes.iter().zip(qos).enumerate() {
         ensure!(rc.is_success(), "filter {i} refused: {rc:?}");
-        ensure!(rc.value() <= q as u8, "filter {i} requested QoS {} but was granted {}", q as u8, rc.value());
+        ensure!(
+            rc.value() <= q as u8,
+            "filter {i} requested QoS {} but was granted {}",
+            q as u8,
+            rc.value()
+        );
     }
     ensure!(
         s.reason_codes[1] == ReasonCode::GrantedQoS0,
@@ -132,7 +152,11 @@ pub async fn suback_per_filter(c: Arc<Ctx>) -> TestResult {
     for t in &topics {
         publ.pub_msg(t, b"m", QoS::AtMostOnce, false).await?;
         let m = p.recv_publish("a message for one of the three filters").await?;
-        ensure!(m.topic.as_str() == t, "expected {t:?}, got {:?}", m.topic.as_str());
+        ensure!(
+            m.topic.as_str() == t,
+            "expected {t:?}, got {:?}",
+            m.topic.as_str()
+        );
     }
     Ok(())
 }
@@ -145,13 +169,32 @@ pub async fn suback_failure(c: Arc<Ctx>) -> TestResult {
     let (mut p, _) = c.connect().await?;
     let ok = c.topic("ok");
     let s = p
-        .subscribe(vec![filter(ok.clone(), QoS::AtLeastOnce), filter(denied.clone(), QoS::AtLeastOnce)])
+        .subscribe(vec![
+            filter(ok.clone(), QoS::AtLeastOnce),
+            filter(denied.clone(), QoS::AtLeastOnce),
+        ])
         .await?;
-    ensure!(s.reason_codes.len() == 2, "SUBACK has {} codes for 2 filters", s.reason_codes.len());
-    ensure!(s.reason_codes[0].is_success(), "the allowed filter was refused: {:?}", s.reason_codes[0]);
-    ensure!(!s.reason_codes[1].is_success(), "the denied filter {denied:?} was granted {:?}", s.reason_codes[1]);
+    ensure!(
+        s.reason_codes.len() == 2,
+        "SUBACK has {} codes for 2 filters",
+        s.reason_codes.len()
+    );
+    ensure!(
+        s.reason_codes[0].is_success(),
+        "the allowed filter was refused: {:?}",
+        s.reason_codes[0]
+    );
+    ensure!(
+        !s.reason_codes[1].is_success(),
+        "the denied filter {denied:?} was granted {:?}",
+        s.reason_codes[1]
+    );
     if !c.is_v5() {
-        ensure!(s.reason_codes[1].value() == 0x80, "3.1.1 failure code is {:#04x}, not 0x80", s.reason_codes[1].value());
+        ensure!(
+            s.reason_codes[1].value() == 0x80,
+            "3.1.1 failure code is {:#04x}, not 0x80",
+            s.reason_codes[1].value()
+        );
     }
     Ok(())
 }
@@ -165,8 +208,16 @@ pub async fn resubscribe_replaces(c: Arc<Ctx>) -> TestResult {
     let (mut publ, _) = c.connect().await?;
     publ.pub_msg(&t, b"m", QoS::ExactlyOnce, false).await?;
     let m = p.recv_publish("the message after re-subscribing").await?;
-    ensure!(m.qos == QoS::ExactlyOnce, "delivered at QoS {:?}: the old QoS 0 subscription was kept", m.qos);
-    p.expect_no_publish(c.quiet(), "a second copy arrived: the subscription was added, not replaced").await
+    ensure!(
+        m.qos == QoS::ExactlyOnce,
+        "delivered at QoS {:?}: the old QoS 0 subscription was kept",
+        m.qos
+    );
+    p.expect_no_publish(
+        c.quiet(),
+        "a second copy arrived: the subscription was added, not replaced",
+    )
+    .await
 }
 
 /// The delivered QoS is the minimum of the published QoS and the granted QoS.
@@ -176,10 +227,20 @@ pub async fn min_qos(c: Arc<Ctx>) -> TestResult {
     let (mut p, _) = c.connect().await?;
     p.pub_msg(&t, b"2", QoS::ExactlyOnce, false).await?;
     p.pub_msg(&t, b"0", QoS::AtMostOnce, false).await?;
-    let a = s.recv_publish("the QoS 2 message on a QoS 1 subscription").await?;
-    ensure!(a.qos == QoS::AtLeastOnce, "a QoS 2 message was delivered at {:?} on a QoS 1 subscription", a.qos);
+    let a = s
+        .recv_publish("the QoS 2 message on a QoS 1 subscription")
+        .await?;
+    ensure!(
+        a.qos == QoS::AtLeastOnce,
+        "a QoS 2 message was delivered at {:?} on a QoS 1 subscription",
+        a.qos
+    );
     let b = s.recv_publish("the QoS 0 message").await?;
-    ensure!(b.qos == QoS::AtMostOnce, "a QoS 0 message was delivered at {:?}", b.qos);
+    ensure!(
+        b.qos == QoS::AtMostOnce,
+        "a QoS 0 message was delivered at {:?}",
+        b.qos
+    );
     Ok(())
 }
 
@@ -191,14 +252,21 @@ pub async fn overlapping_max_qos(c: Arc<Ctx>) -> TestResult {
     s.sub(&c.topic("+"), QoS::ExactlyOnce).await?;
     let (mut p, _) = c.connect().await?;
     p.pub_msg(&t, b"m", QoS::ExactlyOnce, false).await?;
-    let mut best = s.recv_publish("the message for overlapping subscriptions").await?.qos;
+    let mut best = s
+        .recv_publish("the message for overlapping subscriptions")
+        .await?
+        .qos;
     while let Some(pk) = s.poll(c.quiet(), "a further copy").await? {
         if let Packet::Publish(m) = pk {
             s.ack(&m).await?;
             best = best.max(m.qos);
         }
     }
-    ensure!(best == QoS::ExactlyOnce, "no copy at QoS 2 (best {:?}) though one subscription granted QoS 2", best);
+    ensure!(
+        best == QoS::ExactlyOnce,
+        "no copy at QoS 2 (best {:?}) though one subscription granted QoS 2",
+        best
+    );
     Ok(())
 }
 
@@ -212,10 +280,12 @@ pub async fn unsubscribe_exact(c: Arc<Ctx>) -> TestResult {
     s.unsubscribe(&[t.as_str()]).await?;
     let (mut p, _) = c.connect().await?;
     p.pub_msg(&t, b"1", QoS::AtLeastOnce, false).await?;
-    s.recv_publish("the message after unsubscribing a different filter").await?;
+    s.recv_publish("the message after unsubscribing a different filter")
+        .await?;
     s.unsubscribe(&[f.as_str()]).await?;
     p.pub_msg(&t, b"2", QoS::AtLeastOnce, false).await?;
-    s.expect_no_publish(c.quiet(), "a message arrived after UNSUBSCRIBE of its filter").await
+    s.expect_no_publish(c.quiet(), "a message arrived after UNSUBSCRIBE of its filter")
+        .await
 }
 
 /// A multi-filter UNSUBSCRIBE is one sequence with one UNSUBACK (5.0: one code per filter, in order: 0x00 for
@@ -228,7 +298,11 @@ pub async fn unsubscribe_many(c: Arc<Ctx>) -> TestResult {
     let u = s.unsubscribe(&[a.as_str(), missing.as_str(), b.as_str()]).await?;
     if c.is_v5() {
         use ReasonCode::{NoSubscriptionExisted as N, Success as S};
-        ensure!(u.reason_codes == vec![S, N, S], "UNSUBACK codes {:?}, expected [0x00, 0x11, 0x00]", u.reason_codes);
+        ensure!(
+            u.reason_codes == vec![S, N, S],
+            "UNSUBACK codes {:?}, expected [0x00, 0x11, 0x00]",
+            u.reason_codes
+        );
     }
     if let Some(pk) = s.poll(c.quiet(), "anything").await? {
         fail!("a second packet ({}) followed the UNSUBACK", name(&pk));
@@ -236,7 +310,8 @@ pub async fn unsubscribe_many(c: Arc<Ctx>) -> TestResult {
     let (mut p, _) = c.connect().await?;
     p.pub_msg(&a, b"1", QoS::AtMostOnce, false).await?;
     p.pub_msg(&b, b"2", QoS::AtMostOnce, false).await?;
-    s.expect_no_publish(c.quiet(), "a message arrived for an unsubscribed filter").await
+    s.expect_no_publish(c.quiet(), "a message arrived for an unsubscribed filter")
+        .await
 }
 
 /// A QoS 2 delivery started before UNSUBSCRIBE completes: the broker still sends PUBREL after our PUBREC.
@@ -246,10 +321,13 @@ pub async fn unsubscribe_completes_inflight(c: Arc<Ctx>) -> TestResult {
     let (mut p, _) = c.connect().await?;
     p.pub_msg(&t, b"m", QoS::ExactlyOnce, false).await?;
     let m = s.expect_publish("the QoS 2 delivery").await?;
-    let Some(id) = m.packet_id else { fail!("QoS 2 delivery without packet identifier") };
+    let Some(id) = m.packet_id else {
+        fail!("QoS 2 delivery without packet identifier")
+    };
     s.unsubscribe(&[t.as_str()]).await?;
     s.send(Packet::PubRec(tern_mqtt_codec::PubAck::new(id))).await?;
-    s.recv_where("PUBREL", |q| matches!(q, Packet::PubRel(a) if a.packet_id == id)).await?;
+    s.recv_where("PUBREL", |q| matches!(q, Packet::PubRel(a) if a.packet_id == id))
+        .await?;
     s.send(Packet::PubComp(tern_mqtt_codec::PubAck::new(id))).await?;
     s.expect_alive("after completing the flow").await
 }
@@ -267,9 +345,14 @@ pub async fn ping(c: Arc<Ctx>) -> TestResult {
 /// A DISCONNECT with reserved flags set is malformed: the connection closes.
 pub async fn disconnect_flags(c: Arc<Ctx>) -> TestResult {
     let (mut p, _) = c.connect().await?;
-    let bytes: &[u8] = if c.is_v5() { &[0xE1, 0x01, 0x00] } else { &[0xE1, 0x00] };
+    let bytes: &[u8] = if c.is_v5() {
+        &[0xE1, 0x01, 0x00]
+    } else {
+        &[0xE1, 0x00]
+    };
     p.send_bytes(bytes).await?;
-    p.expect_closed("after a DISCONNECT with a reserved flag set").await?;
+    p.expect_closed("after a DISCONNECT with a reserved flag set")
+        .await?;
     Ok(())
 }
 
@@ -297,7 +380,10 @@ pub async fn bad_wildcards_refused(c: Arc<Ctx>) -> TestResult {
         p.send_bytes(&wire::packet(0x82, &body)).await?;
         match p.poll(c.step(), "SUBACK or close").await {
             Ok(Some(Packet::SubAck(s))) => {
-                ensure!(s.reason_codes.first().is_some_and(|r| !r.is_success()), "invalid filter {bad:?} was granted");
+                ensure!(
+                    s.reason_codes.first().is_some_and(|r| !r.is_success()),
+                    "invalid filter {bad:?} was granted"
+                );
             }
             Ok(Some(Packet::Disconnect(_))) | Err(_) => {}
             Ok(Some(other)) => fail!("invalid filter {bad:?} answered with {}", name(&other)),
@@ -310,14 +396,21 @@ pub async fn bad_wildcards_refused(c: Arc<Ctx>) -> TestResult {
 /// Filters starting with a wildcard do not match topics starting with '$' (which the exact filter receives).
 pub async fn dollar_topics(c: Arc<Ctx>) -> TestResult {
     // A level no other test uses, so the wildcard filter can only ever match this test's '$' topic.
-    let tag = format!("d{}{}", c.cfg.run_id, c.base().rsplit('/').next().unwrap_or_default());
+    let tag = format!(
+        "d{}{}",
+        c.cfg.run_id,
+        c.base().rsplit('/').next().unwrap_or_default()
+    );
     let t = format!("$tern-conformance/{tag}");
     let mut exact = c.subscriber(&t, QoS::AtMostOnce).await?;
     let (mut wild, _) = c.connect().await?;
     let f = format!("+/{tag}");
     let s = wild.subscribe(vec![filter(f.clone(), QoS::AtMostOnce)]).await?;
     if !s.reason_codes.first().is_some_and(|r| r.is_success()) {
-        not_applicable!("the broker refused the filter {f:?} ({:?}), so its matching cannot be observed", s.reason_codes);
+        not_applicable!(
+            "the broker refused the filter {f:?} ({:?}), so its matching cannot be observed",
+            s.reason_codes
+        );
     }
     let (mut p, _) = c.connect().await?;
     p.pub_msg(&t, b"dollar", QoS::AtMostOnce, false).await?;
@@ -325,7 +418,8 @@ pub async fn dollar_topics(c: Arc<Ctx>) -> TestResult {
         Some(Packet::Publish(_)) => {}
         _ => not_applicable!("the broker does not deliver client publishes on {t:?}"),
     }
-    wild.expect_no_publish(c.quiet(), "a filter starting with '+' matched a '$' topic").await
+    wild.expect_no_publish(c.quiet(), "a filter starting with '+' matched a '$' topic")
+        .await
 }
 
 /// Registers the subscribe tests under their 5.0 ids.

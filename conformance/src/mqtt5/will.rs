@@ -30,7 +30,11 @@ pub async fn will_on_abnormal_close(c: Arc<Ctx>) -> TestResult {
     let (p, _) = c.connect_with(with_will(&c, &t, false)).await?;
     p.drop_abruptly().await;
     let m = s.recv_publish("the will after an abnormal close").await?;
-    ensure!(m.payload.as_ref() == b"gone", "the will arrived with payload {:?}", m.payload);
+    ensure!(
+        m.payload.as_ref() == b"gone",
+        "the will arrived with payload {:?}",
+        m.payload
+    );
     Ok(())
 }
 
@@ -40,7 +44,8 @@ pub async fn no_will_after_disconnect(c: Arc<Ctx>) -> TestResult {
     let mut s = c.subscriber(&t, QoS::AtLeastOnce).await?;
     let (p, _) = c.connect_with(with_will(&c, &t, false)).await?;
     p.disconnect().await;
-    s.expect_no_publish(c.quiet(), "the will was published after a normal DISCONNECT").await
+    s.expect_no_publish(c.quiet(), "the will was published after a normal DISCONNECT")
+        .await
 }
 
 /// Without the Will Flag nothing is published when the connection ends abnormally.
@@ -48,7 +53,8 @@ pub async fn no_will_without_flag(c: Arc<Ctx>) -> TestResult {
     let mut s = c.subscriber(&c.topic("#"), QoS::AtLeastOnce).await?;
     let (p, _) = c.connect().await?;
     p.drop_abruptly().await;
-    s.expect_no_publish(c.quiet(), "a message appeared though no will was set").await
+    s.expect_no_publish(c.quiet(), "a message appeared though no will was set")
+        .await
 }
 
 /// Will Retain 0: the will is published non-retained (a later subscriber gets nothing).
@@ -61,7 +67,8 @@ pub async fn will_not_retained(c: Arc<Ctx>) -> TestResult {
     let m = s.recv_publish("the will").await?;
     ensure!(!m.retain, "a non-retained will arrived with RETAIN 1");
     let mut late = c.subscriber(&t, QoS::AtLeastOnce).await?;
-    late.expect_no_publish(c.quiet(), "a will with Will Retain 0 was stored as retained").await
+    late.expect_no_publish(c.quiet(), "a will with Will Retain 0 was stored as retained")
+        .await
 }
 
 /// Will Retain 1: the will is published retained (a later subscriber gets it with RETAIN 1).
@@ -76,7 +83,12 @@ pub async fn will_retained(c: Arc<Ctx>) -> TestResult {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut late = c.subscriber(&t, QoS::AtLeastOnce).await?;
     let m = late.recv_publish("the retained will").await?;
-    ensure!(m.retain && m.payload.as_ref() == b"gone", "got RETAIN {} payload {:?}", m.retain, m.payload);
+    ensure!(
+        m.retain && m.payload.as_ref() == b"gone",
+        "got RETAIN {} payload {:?}",
+        m.retain,
+        m.payload
+    );
     Ok(())
 }
 
@@ -98,8 +110,11 @@ pub async fn will_delay_reconnect(c: Arc<Ctx>) -> TestResult {
     again.clean_start = false;
     again.properties.session_expiry_interval = Some(30);
     let (p2, _) = c.connect_with(again).await?;
-    s.expect_no_publish(Duration::from_millis(2500), "the will was published though the client reconnected within the will delay")
-        .await?;
+    s.expect_no_publish(
+        Duration::from_millis(2500),
+        "the will was published though the client reconnected within the will delay",
+    )
+    .await?;
     p2.disconnect().await;
     Ok(())
 }
@@ -109,9 +124,16 @@ pub async fn will_user_property_order(c: Arc<Ctx>) -> TestResult {
     let t = c.topic("will");
     let mut s = c.subscriber(&t, QoS::AtLeastOnce).await?;
     let mut connect = with_will(&c, &t, false);
-    let props: Vec<(String, String)> = vec![("k".into(), "3".into()), ("a".into(), "1".into()), ("k".into(), "2".into())];
+    let props: Vec<(String, String)> = vec![
+        ("k".into(), "3".into()),
+        ("a".into(), "1".into()),
+        ("k".into(), "2".into()),
+    ];
     if let Some(w) = connect.will.as_mut() {
-        w.properties.user_properties = props.iter().map(|(k, v)| (k.clone().into(), v.clone().into())).collect();
+        w.properties.user_properties = props
+            .iter()
+            .map(|(k, v)| (k.clone().into(), v.clone().into()))
+            .collect();
     }
     let (p, _) = c.connect_with(connect).await?;
     p.drop_abruptly().await;
@@ -122,7 +144,10 @@ pub async fn will_user_property_order(c: Arc<Ctx>) -> TestResult {
         .iter()
         .map(|(k, v)| (k.as_str().to_owned(), v.as_str().to_owned()))
         .collect();
-    ensure!(got == props, "will user properties arrived as {got:?}, sent {props:?}");
+    ensure!(
+        got == props,
+        "will user properties arrived as {got:?}, sent {props:?}"
+    );
     Ok(())
 }
 
@@ -147,12 +172,18 @@ pub async fn keep_alive_enforced(c: Arc<Ctx>) -> TestResult {
         let left = deadline.saturating_duration_since(Instant::now());
         match p.poll(left, "the close").await {
             Ok(Some(Packet::Disconnect(_))) | Ok(Some(_)) => continue,
-            Ok(None) => fail!("still open {:?} after the last packet with keep alive {ka} s", start.elapsed()),
+            Ok(None) => fail!(
+                "still open {:?} after the last packet with keep alive {ka} s",
+                start.elapsed()
+            ),
             Err(_) => break,
         }
     }
     let after = start.elapsed();
-    ensure!(after >= Duration::from_millis(u64::from(ka) * 1000 - 100), "closed after {after:?}, before the keep alive of {ka} s");
+    ensure!(
+        after >= Duration::from_millis(u64::from(ka) * 1000 - 100),
+        "closed after {after:?}, before the keep alive of {ka} s"
+    );
     Ok(())
 }
 
@@ -168,7 +199,10 @@ pub async fn session_expires(c: Arc<Ctx>) -> TestResult {
     p.disconnect().await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let (p, ack) = c.connect_with(connect).await?;
-    ensure!(!ack.session_present, "the session was still present 2.5 s after a 1 s expiry");
+    ensure!(
+        !ack.session_present,
+        "the session was still present 2.5 s after a 1 s expiry"
+    );
     p.disconnect().await;
     Ok(())
 }

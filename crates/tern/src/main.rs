@@ -32,6 +32,8 @@ enum Command {
     Sub(cli::pubsub::SubArgs),
     /// Load-test a broker (Tern or any other): conn, pub, sub, throughput, fanout, fanin, latency, find-max.
     Bench(tern_bench::BenchArgs),
+    /// Run the MQTT conformance suite against a broker (Tern or any other); see `tern conformance --help`.
+    Conformance(tern_conformance::Args),
     /// Validate a configuration file and exit; errors point at the line.
     CheckConfig {
         /// The file to check.
@@ -69,6 +71,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Pub(args) => runtime()?.block_on(cli::pubsub::run_pub(args)),
         Command::Sub(args) => runtime()?.block_on(cli::pubsub::run_sub(args)),
         Command::Bench(args) => tern_bench::run(args),
+        Command::Conformance(args) => match tern_conformance::execute(args) {
+            0 => Ok(()),
+            code => std::process::exit(i32::from(code)),
+        },
         Command::CheckConfig { file } => {
             config::Config::load(&file)?;
             println!("{}: OK", file.display());
