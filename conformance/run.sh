@@ -38,8 +38,10 @@ passed=0
 failed=0
 
 # --- Tern -------------------------------------------------------------------------------------------------------
+# One listener per transport; TLS-based ones use Tern's development certificate (generated into data_dir).
 if [ "${CONFORMANCE_SKIP_TERN:-0}" != 1 ]; then
-tcp_port="$(free_port)"
+tcp_port="$(free_port)"; tls_port="$(free_port)"; ws_port="$(free_port)"; wss_port="$(free_port)"
+quic_port="$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 cat > "$work/tern.toml" <<CFG
 data_dir = "$work/tern-data"
 [log]
@@ -49,17 +51,36 @@ denied_filters = ["$denied"]
 [[listener]]
 type = "tcp"
 bind = "127.0.0.1:$tcp_port"
+[[listener]]
+type = "tls"
+bind = "127.0.0.1:$tls_port"
+[[listener]]
+type = "ws"
+bind = "127.0.0.1:$ws_port"
+path = "/mqtt"
+[[listener]]
+type = "wss"
+bind = "127.0.0.1:$wss_port"
+path = "/mqtt"
+[[listener]]
+type = "quic"
+bind = "127.0.0.1:$quic_port"
 CFG
 "$root/target/debug/tern" --config "$work/tern.toml" &
 pids+=($!)
-wait_port "$tcp_port"
+for p in "$tcp_port" "$tls_port" "$ws_port" "$wss_port"; do wait_port "$p"; done
+ca="$work/tern-data/tls/dev-cert.pem"
+for _ in $(seq 1 50); do [ -s "$ca" ] && break; sleep 0.1; done
 
-for url in "mqtt://127.0.0.1:$tcp_port"; do
+for url in "mqtt://127.0.0.1:$tcp_port" "mqtts://localhost:$tls_port" "ws://127.0.0.1:$ws_port/mqtt" \
+           "wss://localhost:$wss_port/mqtt" "quic://localhost:$quic_port"; do
+  name="$(echo "$url" | cut -d: -f1)"
   echo "conformance: Tern at $url"
-  if ! "$suite" "$url" --denied-filter "$denied" --json "$work/tern.json" --junit "$work/tern-junit.xml"; then
+  if ! "$suite" "$url" --cafile "$ca" --denied-filter "$denied" --jobs 12 \
+       --json "$work/tern-$name.json" --junit "$work/tern-$name-junit.xml"; then
     status=1
   fi
-  read -r p f < <(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["totals"]; print(t["pass"], t["fail"])' "$work/tern.json")
+  read -r p f < <(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["totals"]; print(t["pass"], t["fail"])' "$work/tern-$name.json")
   passed=$((passed + p)); failed=$((failed + f))
 done
 fi

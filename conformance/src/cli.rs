@@ -32,6 +32,18 @@ pub struct Args {
     /// Password for every CONNECT.
     #[arg(short = 'P', long)]
     pub password: Option<String>,
+    /// PEM file of CAs that issue the broker's certificate (mqtts, wss, quic); default: the system bundle.
+    #[arg(long, value_name = "FILE")]
+    pub cafile: Option<std::path::PathBuf>,
+    /// Accept any broker certificate (self-signed test brokers only).
+    #[arg(long)]
+    pub insecure: bool,
+    /// PEM client certificate to present (brokers that require one), with --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<std::path::PathBuf>,
+    /// PEM private key of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<std::path::PathBuf>,
     /// Protocols to test, comma-separated: 3.1.1, 5.0, sn. Default: 3.1.1,5.0 (sn for mqttsn:// URLs).
     #[arg(long, value_delimiter = ',')]
     pub protocol: Vec<String>,
@@ -148,6 +160,12 @@ pub fn execute(args: Args) -> u8 {
     cfg.username = args.username.clone();
     cfg.password = args.password.clone().map(Bytes::from);
     cfg.denied_filter = args.denied_filter.clone();
+    cfg.tls = tern_client::TlsOptions {
+        ca_file: args.cafile.clone(),
+        insecure: args.insecure,
+        client_cert: args.cert.clone(),
+        client_key: args.key.clone(),
+    };
     cfg.jobs = args.jobs.max(1);
     cfg.step_timeout = secs(args.step_timeout);
     cfg.test_timeout = secs(args.test_timeout);

@@ -61,6 +61,9 @@ pub struct Config {
     pub username: Option<String>,
     /// Password sent with the user name.
     pub password: Option<Bytes>,
+    /// How `mqtts://`, `wss://` and `quic://` check the broker's certificate (CA file, insecure) and which
+    /// client certificate they present.
+    pub tls: tern_client::TlsOptions,
     /// A topic filter the broker refuses to subscribe to; the SUBACK failure statements need one and are
     /// "not applicable" without it.
     pub denied_filter: Option<String>,
@@ -84,6 +87,7 @@ impl fmt::Debug for Config {
             .field("url", &self.url)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("tls", &self.tls)
             .field("denied_filter", &self.denied_filter)
             .field("step_timeout", &self.step_timeout)
             .field("test_timeout", &self.test_timeout)
@@ -100,6 +104,7 @@ impl Config {
             url: url.into(),
             username: None,
             password: None,
+            tls: tern_client::TlsOptions::default(),
             denied_filter: None,
             step_timeout: Duration::from_secs(5),
             test_timeout: Duration::from_secs(20),

@@ -90,7 +90,7 @@ impl Ctx {
 
     /// Opens a connection without sending anything.
     pub async fn open(&self) -> Result<Peer, Stop> {
-        Peer::open(&self.cfg.url, self.version(), self.step()).await
+        Peer::open(&self.cfg.url, &self.cfg.tls, self.version(), self.step()).await
     }
 
     /// Sends `connect` on a new connection and returns the CONNACK, whatever its code.
@@ -125,6 +125,11 @@ impl Ctx {
         let (mut p, _) = self.connect().await?;
         p.sub(filter, qos).await?;
         Ok(p)
+    }
+
+    /// Sends `bytes` on a new connection and collects the reply until the broker closes (see [`wire::probe`]).
+    pub async fn probe(&self, bytes: &[u8]) -> Result<crate::wire::Probe, Stop> {
+        crate::wire::probe(&self.cfg.url, &self.cfg.tls, bytes, self.step()).await
     }
 
     /// Records a topic that may hold a retained message, to clear after the test.

@@ -46,13 +46,18 @@ pub fn name(p: &Packet) -> String {
 }
 
 impl Peer {
-    /// Opens the transport `url` names; nothing is sent.
-    pub async fn open(url: &str, version: ProtocolVersion, step: Duration) -> Result<Peer, Stop> {
-        let raw = tokio::time::timeout(step, RawConnection::connect(url))
+    /// Opens the transport `url` names (TLS as `tls` says); nothing is sent.
+    pub async fn open(
+        url: &str,
+        tls: &tern_client::TlsOptions,
+        version: ProtocolVersion,
+        step: Duration,
+    ) -> Result<Peer, Stop> {
+        let parsed = tern_client::ServerUrl::parse(url).map_err(|e| Stop::Fail(e.to_string()))?;
+        let stream = tern_client::open_with(&parsed, step, tls)
             .await
-            .map_err(|_| Stop::Fail(format!("could not open {url} within {step:?}")))?
             .map_err(|e| Stop::Fail(format!("could not open {url}: {e}")))?;
-        let mut raw = raw;
+        let mut raw = RawConnection::from_stream(stream);
         raw.set_version(version);
         Ok(Peer {
             raw,

@@ -80,10 +80,15 @@ impl Probe {
     }
 }
 
-/// Opens `url`, sends `bytes`, and reads until the broker closes or `within` passes.
-pub async fn probe(url: &str, bytes: &[u8], within: Duration) -> Result<Probe, Stop> {
+/// Opens `url` (TLS as `tls` says), sends `bytes`, and reads until the broker closes or `within` passes.
+pub async fn probe(
+    url: &str,
+    tls: &tern_client::TlsOptions,
+    bytes: &[u8],
+    within: Duration,
+) -> Result<Probe, Stop> {
     let parsed = tern_client::ServerUrl::parse(url).map_err(|e| Stop::Fail(e.to_string()))?;
-    let mut s = tern_client::open(&parsed, within)
+    let mut s = tern_client::open_with(&parsed, within, tls)
         .await
         .map_err(|e| Stop::Fail(format!("could not open {url}: {e}")))?;
     s.write_all(bytes)

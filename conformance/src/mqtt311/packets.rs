@@ -15,7 +15,7 @@ pub async fn password_without_username(c: Arc<Ctx>) -> TestResult {
     let id = c.client_id();
     let mut payload = wire::string(id.as_bytes());
     payload.extend(wire::string(b"secret"));
-    let r = wire::probe(&c.cfg.url, &wire::connect(b"MQTT", 4, 0x42, &payload), c.step()).await?;
+    let r = c.probe(&wire::connect(b"MQTT", 4, 0x42, &payload)).await?;
     if let Some((_, 0)) = r.connack() {
         crate::fail!("the broker accepted a password without a user name");
     }
@@ -32,7 +32,7 @@ pub async fn will_qos_3(c: Arc<Ctx>) -> TestResult {
     let mut payload = wire::string(id.as_bytes());
     payload.extend(wire::string(c.topic("will").as_bytes()));
     payload.extend(wire::string(b"w"));
-    let r = wire::probe(&c.cfg.url, &wire::connect(b"MQTT", 4, 0x1E, &payload), c.step()).await?;
+    let r = c.probe(&wire::connect(b"MQTT", 4, 0x1E, &payload)).await?;
     if let Some((_, 0)) = r.connack() {
         crate::fail!("the broker accepted Will QoS 3");
     }

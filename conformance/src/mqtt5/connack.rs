@@ -188,7 +188,7 @@ async fn bad_connect_field(c: &Ctx, flags: u8, fields: &[&[u8]], what: &str) -> 
         payload.extend(wire::string(f));
     }
     let bytes = wire::connect(b"MQTT", if c.is_v5() { 5 } else { 4 }, flags, &payload);
-    let r = wire::probe(&c.cfg.url, &bytes, c.step()).await?;
+    let r = c.probe(&bytes).await?;
     if let Some((_, 0)) = r.connack() {
         fail!("the broker accepted a CONNECT whose {what} is ill-formed UTF-8");
     }
@@ -447,7 +447,7 @@ pub async fn connack_reserved_bits(c: Arc<Ctx>) -> TestResult {
     } else {
         &[0xE0, 0x00]
     });
-    let r = wire::probe(&c.cfg.url, &bytes, c.step()).await?;
+    let r = c.probe(&bytes).await?;
     match r.connack() {
         Some((flags, _)) => ensure!(flags & 0xFE == 0, "CONNACK flags byte is {flags:#04x}"),
         None => fail!("no CONNACK (got {:02x?})", r.bytes),

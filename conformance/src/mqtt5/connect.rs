@@ -27,7 +27,7 @@ pub async fn second_connect(c: Arc<Ctx>) -> TestResult {
 pub async fn bad_protocol_name(c: Arc<Ctx>) -> TestResult {
     let id = c.client_id();
     let bytes = wire::connect(b"MQTX", level(&c), 0x02, &wire::string(id.as_bytes()));
-    let r = wire::probe(&c.cfg.url, &bytes, c.step()).await?;
+    let r = c.probe(&bytes).await?;
     if let Some((_, 0)) = r.connack() {
         fail!("the broker accepted protocol name \"MQTX\" (CONNACK 0)");
     }
@@ -43,7 +43,7 @@ pub async fn bad_protocol_name(c: Arc<Ctx>) -> TestResult {
 async fn unknown_level(c: &Ctx, strict: bool) -> TestResult {
     let id = c.client_id();
     let bytes = wire::connect(b"MQTT", 7, 0x02, &wire::string(id.as_bytes()));
-    let r = wire::probe(&c.cfg.url, &bytes, c.step()).await?;
+    let r = c.probe(&bytes).await?;
     match r.connack() {
         Some((_, 0)) => fail!("the broker accepted protocol level 7"),
         Some((_, 0x01 | 0x84)) => {}
@@ -72,7 +72,7 @@ pub async fn unsupported_level_v3(c: Arc<Ctx>) -> TestResult {
 pub async fn refused_session_present_0_v3(c: Arc<Ctx>) -> TestResult {
     let id = c.client_id();
     let bytes = wire::connect(b"MQTT", 7, 0x00, &wire::string(id.as_bytes()));
-    let r = wire::probe(&c.cfg.url, &bytes, c.step()).await?;
+    let r = c.probe(&bytes).await?;
     match r.connack() {
         Some((flags, code)) if code != 0 => {
             ensure!(flags == 0, "refusing CONNACK {code:#04x} has flags {flags:#04x}")
@@ -87,7 +87,7 @@ pub async fn refused_session_present_0_v3(c: Arc<Ctx>) -> TestResult {
 pub async fn refused_then_closed_v3(c: Arc<Ctx>) -> TestResult {
     let id = c.client_id();
     let bytes = wire::connect(b"MQTT", 7, 0x02, &wire::string(id.as_bytes()));
-    let r = wire::probe(&c.cfg.url, &bytes, c.step()).await?;
+    let r = c.probe(&bytes).await?;
     match r.connack() {
         Some((_, 0)) => fail!("the broker accepted protocol level 7"),
         Some(_) => ensure!(r.closed, "the connection stayed open after a refusing CONNACK"),
@@ -100,7 +100,7 @@ pub async fn refused_then_closed_v3(c: Arc<Ctx>) -> TestResult {
 pub async fn reserved_flag(c: Arc<Ctx>) -> TestResult {
     let id = c.client_id();
     let bytes = wire::connect(b"MQTT", level(&c), 0x03, &wire::string(id.as_bytes()));
-    let r = wire::probe(&c.cfg.url, &bytes, c.step()).await?;
+    let r = c.probe(&bytes).await?;
     if let Some((_, 0)) = r.connack() {
         fail!("the broker accepted a CONNECT with the reserved flag set");
     }
@@ -120,7 +120,7 @@ pub async fn malformed_connect(c: Arc<Ctx>) -> TestResult {
         payload.push(0); // will properties length, then nothing: will topic and payload missing
     }
     let bytes = wire::connect(b"MQTT", level(&c), 0x06, &payload);
-    let r = wire::probe(&c.cfg.url, &bytes, c.step()).await?;
+    let r = c.probe(&bytes).await?;
     if let Some((_, code)) = r.connack() {
         ensure!(
             code != 0,
@@ -140,7 +140,7 @@ pub async fn malformed_connect(c: Arc<Ctx>) -> TestResult {
 pub async fn no_disconnect_before_connack(c: Arc<Ctx>) -> TestResult {
     let id = c.client_id();
     let bytes = wire::connect(b"MQTT", 5, 0x03, &wire::string(id.as_bytes()));
-    let r = wire::probe(&c.cfg.url, &bytes, c.step()).await?;
+    let r = c.probe(&bytes).await?;
     ensure!(
         r.bytes.first() != Some(&0xE0),
         "the broker answered a bad CONNECT with DISCONNECT before any CONNACK"
@@ -345,7 +345,7 @@ pub async fn nothing_after_refused_connect(c: Arc<Ctx>) -> TestResult {
         &[],
         b"after a refused CONNECT",
     ));
-    let _ = wire::probe(&c.cfg.url, &bytes, c.step()).await?;
+    let _ = c.probe(&bytes).await?;
     sub.expect_no_publish(c.quiet(), "a PUBLISH sent after a refused CONNECT was delivered")
         .await
 }
