@@ -9,3 +9,5 @@ if [ -x conformance/interop/run.sh ]; then
 fi
 bash crates/auth/tests/mosquitto_passwd.sh
 bash conformance/browser/run.sh
+# The conformance suite against Tern (every transport) and Mosquitto (expected verdicts committed).
+bash conformance/run.sh
