@@ -223,11 +223,7 @@ pub fn execute(args: Args) -> u8 {
             Err(e) => usage(&e),
         };
     }
-    if t.fail > 0 {
-        1
-    } else {
-        0
-    }
+    if t.fail > 0 { 1 } else { 0 }
 }
 
 fn secs(s: f64) -> Duration {
