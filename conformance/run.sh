@@ -104,6 +104,9 @@ log_dest none
 CFG
   # Mosquitto 2.0 grants every SUBSCRIBE and applies its ACL at delivery, so it has no refused filter to offer:
   # the SUBACK failure statements are "not applicable" there (no --denied-filter).
+  # Mosquitto 2.0 checks keep alives only every few seconds, so whether it closes a silent client within the
+  # suite's bound (1.5 x keep alive + the step timeout) depends on timing: those statements are skipped for it.
+  mosq_args=(--skip 5.0:MQTT-3.1.2-22 --skip 5.0:MQTT-3.2.2-22 --skip 3.1.1:MQTT-3.1.2-24)
   # Run as root, Mosquitto drops to its own user: it must be able to read the files.
   chmod a+rx "$work"; chmod a+r "$work/mosquitto.conf"
   "$mosquitto_bin" -c "$work/mosquitto.conf" &
@@ -111,7 +114,7 @@ CFG
   wait_port "$m_port"
   echo "conformance: Mosquitto $version at mqtt://127.0.0.1:$m_port (expected results: ${expected#$root/})"
   if [ "${CONFORMANCE_UPDATE_EXPECTED:-0}" = 1 ] || [ ! -f "$expected" ]; then
-    "$suite" "mqtt://127.0.0.1:$m_port" --json "$work/m.json" >/dev/null || true
+    "$suite" "mqtt://127.0.0.1:$m_port" "${mosq_args[@]}" --json "$work/m.json" >/dev/null || true
     python3 - "$work/m.json" "$expected" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -122,7 +125,7 @@ json.dump(r, open(sys.argv[2], "w"), indent=2)
 open(sys.argv[2], "a").write("\n")
 PY
     echo "conformance: wrote $expected; review and commit it"
-  elif ! "$suite" "mqtt://127.0.0.1:$m_port" --expect "$expected" >"$work/m.txt"; then
+  elif ! "$suite" "mqtt://127.0.0.1:$m_port" "${mosq_args[@]}" --expect "$expected" >"$work/m.txt"; then
     cat "$work/m.txt"
     echo "conformance: Mosquitto's verdicts differ from ${expected#$root/}" >&2
     status=1
