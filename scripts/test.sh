@@ -9,5 +9,6 @@ if [ -x conformance/interop/run.sh ]; then
 fi
 bash crates/auth/tests/mosquitto_passwd.sh
 bash conformance/browser/run.sh
+bash conformance/mqttsn/run.sh
 # The conformance suite against Tern (every transport) and Mosquitto (expected verdicts committed).
 bash conformance/run.sh

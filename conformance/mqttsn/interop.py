@@ -5,6 +5,7 @@ and `mqttsn-interop: N passed, N failed`; exits non-zero on any failure."""
 import argparse
 import logging
 import queue
+import signal
 import sys
 import time
 import traceback
@@ -16,6 +17,13 @@ from mqttsn12.packets import PingReqPacket
 
 WAIT = 5.0
 logging.basicConfig(level=logging.ERROR)
+
+
+def _alarm(_sig, _frame):
+    raise TimeoutError("check took longer than 30 s")
+
+
+signal.signal(signal.SIGALRM, _alarm)
 
 
 class Collector(MqttSnListener):
@@ -94,6 +102,8 @@ def main():
 
     def check(name):
         def wrap(f):
+            # The library's blocking reads have no timeout: bound every check with an alarm.
+            signal.alarm(30)
             try:
                 f()
                 results.append((name, None))
@@ -102,6 +112,8 @@ def main():
                 results.append((name, e))
                 print(f"FAIL {name}: {e!r}")
                 traceback.print_exc(limit=3)
+            finally:
+                signal.alarm(0)
             return f
         return wrap
 
@@ -192,7 +204,9 @@ def main():
     def _():
         c = sn_client(sn, "interop-sleeper", clean=False)
         col = Collector()
-        c.send_subscribe("interop/sleep/cmd", 1, col)
+        # QoS 0: mqtt-sn-12 never PUBACKs a QoS 1 delivery (its polling() compares the QoS value with the
+        # flag bits), so a QoS 1 delivery would stay outstanding and PINGRESP would wait behind it.
+        c.send_subscribe("interop/sleep/cmd", 0, col)
         c.send_disconnect(60)
         mqtt.publish("interop/sleep/cmd", b"wake-up-call", 1)
         time.sleep(0.3)

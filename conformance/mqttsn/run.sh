@@ -19,9 +19,11 @@ cargo build -q -p tern
 free_port() { "$venv/bin/python" -c "import socket; s=socket.socket(socket.AF_INET, socket.$1); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
 tcp_port="$(free_port SOCK_STREAM)"
 sn_port="$(free_port SOCK_DGRAM)"
-cfg="$(mktemp)"
-log="$(mktemp)"
+work="$(mktemp -d)"
+cfg="$work/tern.toml"
+log="$work/tern.log"
 cat > "$cfg" <<CFG
+data_dir = "$work/data"
 [log]
 level = "warn"
 [sys]
@@ -40,7 +42,7 @@ max_retries = 2
 CFG
 "$root/target/debug/tern" --config "$cfg" 2>"$log" &
 pid=$!
-cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -f "$cfg"; }
+cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 for _ in $(seq 1 100); do
   if "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1',$tcp_port),0.2)" 2>/dev/null; then break; fi
