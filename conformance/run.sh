@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the conformance suite (tern-conformance) in CI:
-#   1. against Tern, built from this tree, on every transport it has (ephemeral loopback ports): every applicable
-#      statement must pass;
+#   1. against Tern, built from this tree, on every transport it has (ephemeral loopback ports) and its MQTT-SN
+#      gateway: every applicable statement must pass;
 #   2. against Mosquitto from Debian (installed if missing): its verdicts must equal the committed expected results
 #      (conformance/expected/mosquitto-<version>.json), so a change in what the suite reports is noticed.
 # Ends with "conformance: N passed, N failed" (Tern's run). Non-zero exit on any failure or difference.
@@ -41,7 +41,8 @@ failed=0
 # One listener per transport; TLS-based ones use Tern's development certificate (generated into data_dir).
 if [ "${CONFORMANCE_SKIP_TERN:-0}" != 1 ]; then
 tcp_port="$(free_port)"; tls_port="$(free_port)"; ws_port="$(free_port)"; wss_port="$(free_port)"
-quic_port="$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+udp_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+quic_port="$(udp_port)"; sn_port="$(udp_port)"
 cat > "$work/tern.toml" <<CFG
 data_dir = "$work/tern-data"
 [log]
@@ -65,6 +66,9 @@ path = "/mqtt"
 [[listener]]
 type = "quic"
 bind = "127.0.0.1:$quic_port"
+[[listener]]
+type = "mqttsn"
+bind = "127.0.0.1:$sn_port"
 CFG
 "$root/target/debug/tern" --config "$work/tern.toml" &
 pids+=($!)
@@ -83,6 +87,14 @@ for url in "mqtt://127.0.0.1:$tcp_port" "mqtts://localhost:$tls_port" "ws://127.
   read -r p f < <(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["totals"]; print(t["pass"], t["fail"])' "$work/tern-$name.json")
   passed=$((passed + p)); failed=$((failed + f))
 done
+
+echo "conformance: Tern's MQTT-SN gateway at mqttsn://127.0.0.1:$sn_port"
+if ! "$suite" "mqttsn://127.0.0.1:$sn_port" --mqtt-url "mqtt://127.0.0.1:$tcp_port" \
+     --json "$work/tern-sn.json" --junit "$work/tern-sn-junit.xml"; then
+  status=1
+fi
+read -r p f < <(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["totals"]; print(t["pass"], t["fail"])' "$work/tern-sn.json")
+passed=$((passed + p)); failed=$((failed + f))
 fi
 
 # --- Mosquitto --------------------------------------------------------------------------------------------------

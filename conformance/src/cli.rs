@@ -20,8 +20,8 @@ use std::time::Duration;
     about = "MQTT 3.1.1 / 5.0 conformance suite for any broker"
 )]
 pub struct Args {
-    /// Broker URL: mqtt://host:port (also mqtts://, ws://, wss://, quic:// as tern-client supports them), or
-    /// mqttsn://host:port for the MQTT-SN gateway (with --mqtt-url for the MQTT side).
+    /// Broker URL: mqtt://host:port, mqtts://, ws://host:port/path, wss://, quic://; or mqttsn://host:port for
+    /// an MQTT-SN 1.2 gateway (with --mqtt-url for the MQTT side of its cross-checks).
     pub url: Option<String>,
     /// The broker's MQTT URL, for MQTT-SN cross-checks.
     #[arg(long)]
@@ -149,14 +149,14 @@ pub fn execute(args: Args) -> u8 {
             vec![Protocol::V311, Protocol::V5]
         };
     }
-    if is_sn || protocols.contains(&Protocol::Sn) {
-        eprintln!(
-            "tern-conformance: MQTT-SN: not yet implemented in this suite (no MQTT-SN 1.2 tests exist yet); \
-             nothing was tested for {url}"
+    if is_sn != (protocols == [Protocol::Sn]) {
+        return usage(
+            "MQTT-SN tests run against an mqttsn://host:port URL (with --mqtt-url for the MQTT side), \
+             and only those; MQTT 3.1.1 / 5.0 tests against an MQTT URL",
         );
-        return 1;
     }
     let mut cfg = Config::new(url.clone());
+    cfg.mqtt_url = args.mqtt_url.clone();
     cfg.username = args.username.clone();
     cfg.password = args.password.clone().map(Bytes::from);
     cfg.denied_filter = args.denied_filter.clone();

@@ -57,6 +57,8 @@ impl fmt::Display for Protocol {
 pub struct Config {
     /// URL of the MQTT side of the broker (`mqtt://host:port`, or any scheme `tern-client` opens).
     pub url: String,
+    /// The broker's MQTT URL when `url` is an MQTT-SN gateway (`mqttsn://`): the MQTT side of cross-checks.
+    pub mqtt_url: Option<String>,
     /// User name sent in every CONNECT, if the broker requires one.
     pub username: Option<String>,
     /// Password sent with the user name.
@@ -102,6 +104,7 @@ impl Config {
     pub fn new(url: impl Into<String>) -> Config {
         Config {
             url: url.into(),
+            mqtt_url: None,
             username: None,
             password: None,
             tls: tern_client::TlsOptions::default(),

@@ -88,9 +88,19 @@ impl Ctx {
         c
     }
 
-    /// Opens a connection without sending anything.
+    /// The MQTT URL: the target, or for MQTT-SN tests the MQTT side given with `--mqtt-url`.
+    pub fn mqtt_url(&self) -> Result<&str, Stop> {
+        if self.protocol != Protocol::Sn {
+            return Ok(&self.cfg.url);
+        }
+        self.cfg.mqtt_url.as_deref().ok_or_else(|| {
+            Stop::NotApplicable("this check needs the broker's MQTT side: give --mqtt-url".to_owned())
+        })
+    }
+
+    /// Opens an MQTT connection without sending anything.
     pub async fn open(&self) -> Result<Peer, Stop> {
-        Peer::open(&self.cfg.url, &self.cfg.tls, self.version(), self.step()).await
+        Peer::open(self.mqtt_url()?, &self.cfg.tls, self.version(), self.step()).await
     }
 
     /// Sends `connect` on a new connection and returns the CONNACK, whatever its code.
@@ -129,7 +139,7 @@ impl Ctx {
 
     /// Sends `bytes` on a new connection and collects the reply until the broker closes (see [`wire::probe`]).
     pub async fn probe(&self, bytes: &[u8]) -> Result<crate::wire::Probe, Stop> {
-        crate::wire::probe(&self.cfg.url, &self.cfg.tls, bytes, self.step()).await
+        crate::wire::probe(self.mqtt_url()?, &self.cfg.tls, bytes, self.step()).await
     }
 
     /// Records a topic that may hold a retained message, to clear after the test.

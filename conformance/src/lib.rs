@@ -21,6 +21,7 @@ pub mod config;
 pub mod ctx;
 pub mod mqtt311;
 pub mod mqtt5;
+pub mod mqttsn;
 pub mod peer;
 pub mod registry;
 pub mod report;

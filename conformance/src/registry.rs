@@ -83,6 +83,7 @@ pub fn id_key(id: &str) -> Vec<u32> {
 pub fn all() -> Vec<TestCase> {
     let mut v = crate::mqtt311::tests();
     v.extend(crate::mqtt5::tests());
+    v.extend(crate::mqttsn::tests());
     v
 }
 
