@@ -137,7 +137,7 @@ impl Ctx {
         Ok(p)
     }
 
-    /// Sends `bytes` on a new connection and collects the reply until the broker closes (see [`wire::probe`]).
+    /// Sends `bytes` on a new connection and collects the reply until the broker closes (see [`crate::wire::probe`]).
     pub async fn probe(&self, bytes: &[u8]) -> Result<crate::wire::Probe, Stop> {
         crate::wire::probe(self.mqtt_url()?, &self.cfg.tls, bytes, self.step()).await
     }
