@@ -241,13 +241,19 @@ impl ListenerConfig {
         }
         if kind == ListenerKind::Mqttsn {
             if self.proxy_protocol.is_some() || self.handshake_timeout.is_some() {
-                bail!("listener {}: `proxy_protocol` and `handshake_timeout` do not apply to mqttsn (UDP)", self.bind);
+                bail!(
+                    "listener {}: `proxy_protocol` and `handshake_timeout` do not apply to mqttsn (UDP)",
+                    self.bind
+                );
             }
             if let Some(m) = &self.mqttsn {
                 m.validate(self.bind)?;
             }
         } else if self.mqttsn.is_some() {
-            bail!("listener {}: `[listener.mqttsn]` applies to mqttsn listeners only", self.bind);
+            bail!(
+                "listener {}: `[listener.mqttsn]` applies to mqttsn listeners only",
+                self.bind
+            );
         }
         if self.handshake_timeout == Some(0) {
             bail!("listener {}: `handshake_timeout` must be above 0", self.bind);
