@@ -126,3 +126,74 @@ fn second_connect_from_same_address_replaces_the_first() {
     assert_eq!(net.core.stats().sessions, 1);
     assert_eq!(net.core.stats().connections, 1);
 }
+
+/// Admits only client ids starting with "ok", and lets them publish only under `ok/`.
+struct Picky;
+
+impl tern_broker_core::AuthPolicy for Picky {
+    fn authenticate(
+        &self,
+        _meta: &tern_broker_core::ConnMeta,
+        _connect: &tern_mqtt_codec::Connect,
+    ) -> Result<tern_broker_core::Identity, tern_mqtt_codec::ReasonCode> {
+        Ok(Default::default())
+    }
+    fn authorize_publish(&self, identity: &tern_broker_core::Identity, topic: &str) -> bool {
+        identity.client_id.as_deref().is_some_and(|c| c.starts_with("ok")) && topic.starts_with("ok/")
+    }
+    fn authorize_subscribe(&self, _identity: &tern_broker_core::Identity, filter: &str) -> bool {
+        filter.starts_with("ok/")
+    }
+    fn authenticate_sn(
+        &self,
+        client_id: &str,
+        _peer: std::net::SocketAddr,
+    ) -> Result<tern_broker_core::Identity, tern_mqtt_codec::ReasonCode> {
+        if client_id.starts_with("ok") {
+            Ok(tern_broker_core::Identity {
+                client_id: Some(client_id.into()),
+                ..Default::default()
+            })
+        } else {
+            Err(tern_mqtt_codec::ReasonCode::NotAuthorized)
+        }
+    }
+}
+
+#[test]
+fn policy_decides_connect_publish_and_subscribe() {
+    let t0 = std::time::Instant::now();
+    let core = tern_broker_core::BrokerCore::with_hooks(
+        tern_broker_core::CoreConfig {
+            sys_interval: None,
+            ..Default::default()
+        },
+        tern_broker_core::Hooks {
+            policy: std::sync::Arc::new(Picky),
+            ..Default::default()
+        },
+        t0,
+    );
+    let mut net = Net::on(core, config(), t0);
+    net.send(addr(1), connect_msg("nope", true, false, 60));
+    assert_eq!(
+        net.one(addr(1)),
+        Message::ConnAck {
+            return_code: tern_mqttsn_codec::ReturnCode::NotSupported
+        }
+    );
+    let s = addr(2);
+    net.connect(s, "ok-1", true, 60);
+    let denied = net.register(s, "no/x", 1);
+    net.send(s, publish(Topic::Id(denied), QoS::AtLeastOnce, 2, b"x"));
+    assert!(
+        matches!(net.one(s), Message::PubAck(a) if a.return_code == tern_mqttsn_codec::ReturnCode::NotSupported)
+    );
+    let allowed = net.register(s, "ok/x", 3);
+    net.send(s, publish(Topic::Id(allowed), QoS::AtLeastOnce, 4, b"x"));
+    assert!(matches!(net.one(s), Message::PubAck(a) if a.return_code.is_accepted()));
+    assert!(matches!(
+        net.subscribe(s, name("no/#"), QoS::AtMostOnce, 5),
+        Message::SubAck(a) if a.return_code == tern_mqttsn_codec::ReturnCode::NotSupported
+    ));
+}
