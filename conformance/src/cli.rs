@@ -51,6 +51,13 @@ pub struct Args {
     /// are "not applicable").
     #[arg(long)]
     pub denied_filter: Option<String>,
+    /// The highest QoS the broker accepts in PUBLISH (0, 1 or 2): statements needing more are "not applicable".
+    /// MQTT 5.0 brokers announce it in CONNACK; this is for 3.1.1 brokers.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub max_qos: Option<u8>,
+    /// The broker does not accept retained messages (statements needing them are "not applicable").
+    #[arg(long)]
+    pub no_retain: bool,
     /// Statement ids to skip (repeatable; `MQTT-3.1.2-*` prefixes and `5.0:` qualifiers allowed).
     #[arg(long)]
     pub skip: Vec<String>,
@@ -157,6 +164,10 @@ pub fn execute(args: Args) -> u8 {
     }
     let mut cfg = Config::new(url.clone());
     cfg.mqtt_url = args.mqtt_url.clone();
+    if let Some(q) = args.max_qos.and_then(tern_client::QoS::from_u8) {
+        cfg.max_qos = q;
+    }
+    cfg.retain_available = !args.no_retain;
     cfg.username = args.username.clone();
     cfg.password = args.password.clone().map(Bytes::from);
     cfg.denied_filter = args.denied_filter.clone();

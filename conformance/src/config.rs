@@ -66,6 +66,10 @@ pub struct Config {
     /// How `mqtts://`, `wss://` and `quic://` check the broker's certificate (CA file, insecure) and which
     /// client certificate they present.
     pub tls: tern_client::TlsOptions,
+    /// The highest QoS the broker accepts in PUBLISH when known (`--max-qos`; 5.0 brokers announce it too).
+    pub max_qos: tern_client::QoS,
+    /// Whether the broker accepts retained messages (`--no-retain` says it does not; 5.0 brokers announce it).
+    pub retain_available: bool,
     /// A topic filter the broker refuses to subscribe to; the SUBACK failure statements need one and are
     /// "not applicable" without it.
     pub denied_filter: Option<String>,
@@ -108,6 +112,8 @@ impl Config {
             username: None,
             password: None,
             tls: tern_client::TlsOptions::default(),
+            max_qos: tern_client::QoS::ExactlyOnce,
+            retain_available: true,
             denied_filter: None,
             step_timeout: Duration::from_secs(5),
             test_timeout: Duration::from_secs(20),

@@ -109,6 +109,17 @@ impl Ctx {
         peer.client_id = connect.client_id.as_str().to_owned();
         peer.send(Packet::Connect(Box::new(connect))).await?;
         let ack = peer.connack().await?;
+        let mut limits = crate::peer::Limits {
+            max_qos: self.cfg.max_qos,
+            retain: self.cfg.retain_available,
+        };
+        if let Some(q) = ack.properties.maximum_qos {
+            limits.max_qos = limits.max_qos.min(q);
+        }
+        if ack.properties.retain_available == Some(false) {
+            limits.retain = false;
+        }
+        peer.limits = limits;
         Ok((peer, ack))
     }
 

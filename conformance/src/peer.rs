@@ -24,6 +24,27 @@ pub struct Peer {
     next_id: u16,
     /// The client identifier this connection sent in CONNECT (empty before CONNECT).
     pub client_id: String,
+    /// What the broker supports, from the command line and its CONNACK: a publish beyond it makes the test
+    /// "not applicable" instead of failing.
+    pub limits: Limits,
+}
+
+/// What a broker supports for publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Highest QoS it accepts in PUBLISH.
+    pub max_qos: QoS,
+    /// Whether it accepts retained messages.
+    pub retain: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_qos: QoS::ExactlyOnce,
+            retain: true,
+        }
+    }
 }
 
 impl std::fmt::Debug for Peer {
@@ -66,6 +87,7 @@ impl Peer {
             pending: VecDeque::new(),
             next_id: 0,
             client_id: String::new(),
+            limits: Limits::default(),
         })
     }
 
@@ -303,6 +325,17 @@ impl Peer {
     /// Publishes and completes the QoS flow: returns the PUBACK (QoS 1), the PUBCOMP (QoS 2; or the PUBREC when
     /// it carries a failure code), or `None` for QoS 0. A packet identifier is assigned unless one is set.
     pub async fn publish(&mut self, mut publish: Publish) -> Result<Option<PubAck>, Stop> {
+        if publish.qos > self.limits.max_qos {
+            return Err(Stop::NotApplicable(format!(
+                "needs a QoS {} publish; the broker's maximum QoS is {}",
+                publish.qos as u8, self.limits.max_qos as u8
+            )));
+        }
+        if publish.retain && !self.limits.retain {
+            return Err(Stop::NotApplicable(
+                "needs retained messages, which the broker does not support".into(),
+            ));
+        }
         if publish.qos == QoS::AtMostOnce {
             publish.packet_id = None;
             self.send(Packet::Publish(publish)).await?;
