@@ -36,6 +36,9 @@ pub struct SnListenerConfig {
     pub gateway: SnConfig,
     /// Flood control.
     pub limits: FloodLimits,
+    /// Socket receive buffer asked of the kernel (capped by `net.core.rmem_max`): room for bursts of
+    /// datagrams while the loop is busy, instead of dropping them in the kernel.
+    pub recv_buffer: usize,
 }
 
 impl Default for SnListenerConfig {
@@ -44,6 +47,7 @@ impl Default for SnListenerConfig {
             bind: SocketAddr::from(([0, 0, 0, 0], 1884)),
             gateway: SnConfig::default(),
             limits: FloodLimits::default(),
+            recv_buffer: 4 * 1024 * 1024,
         }
     }
 }
@@ -58,7 +62,16 @@ impl SnFrontend {
     /// Binds the UDP socket (broadcast enabled when ADVERTISE is configured). Must be called inside a tokio
     /// runtime; synchronous so bind errors stop start-up before anything is served.
     pub fn bind(config: SnListenerConfig) -> io::Result<SnFrontend> {
-        let std_socket = std::net::UdpSocket::bind(config.bind)?;
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(config.bind),
+            socket2::Type::DGRAM,
+            Some(socket2::Protocol::UDP),
+        )?;
+        if let Err(e) = socket.set_recv_buffer_size(config.recv_buffer) {
+            tracing::warn!(error = %e, "cannot size the MQTT-SN receive buffer; using the system default");
+        }
+        socket.bind(&config.bind.into())?;
+        let std_socket: std::net::UdpSocket = socket.into();
         if config.gateway.advertise_address.is_some() {
             std_socket.set_broadcast(true)?;
         }

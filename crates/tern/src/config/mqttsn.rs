@@ -133,6 +133,7 @@ impl MqttSnListenerConfig {
             bind,
             gateway: g,
             limits,
+            ..SnListenerConfig::default()
         }
     }
 }
