@@ -154,8 +154,10 @@ impl BrokerCore {
             session.set_online(&mut st, false);
             st.notifier = None;
             let w = st.will.take().filter(|_| kind != DetachKind::Normal);
-            // Shared-group messages not yet received by this member go to another member.
-            st.inflight.drain_unreceived(|d| d.shared.is_some(), &mut shared);
+            // Shared-group messages not yet received by this member go to another member: queued ones and
+            // QoS 1 in flight. A QoS 2 message already sent stays with this session, to be completed when it
+            // reconnects, and is never sent to another member [MQTT-4.8.2-4] [MQTT-4.8.2-5].
+            st.inflight.drain_unreceived(movable_shared, &mut shared);
             st.queue.drain_where(|d| d.shared.is_some(), &mut shared);
             // QoS 0 is not kept for offline sessions.
             let mut qos0 = Vec::new();
@@ -271,7 +273,7 @@ impl BrokerCore {
             let mut st = lock(&session.state);
             let filters: Vec<Arc<str>> = st.subscriptions.drain().map(|(f, _)| f).collect();
             let mut shared = Vec::new();
-            st.inflight.drain_unreceived(|d| d.shared.is_some(), &mut shared);
+            st.inflight.drain_unreceived(movable_shared, &mut shared);
             st.queue.drain_where(|d| d.shared.is_some(), &mut shared);
             (filters, shared)
         };
@@ -313,4 +315,10 @@ impl BrokerCore {
         };
         self.hooks.persistence.session_saved(&record);
     }
+}
+
+/// A shared-group delivery that may move to another member when this one goes: QoS 1 (the spec lets the
+/// server resend it elsewhere), never a QoS 2 message whose PUBLISH this member already received.
+fn movable_shared(d: &Delivery) -> bool {
+    d.shared.is_some() && d.qos == QoS::AtLeastOnce
 }

@@ -72,3 +72,45 @@ fn no_local_on_shared_subscription_is_protocol_error() {
     assert_eq!(disconnect_code(&a.recv()), Some(ReasonCode::ProtocolError));
     assert!(a.conn.is_closed());
 }
+
+#[test]
+fn shared_qos2_in_flight_is_completed_by_the_same_member_never_moved() {
+    let w = World::quiet();
+    let mut a = w.connect5("a", false, 300);
+    a.subscribe("$share/g/t", QoS::ExactlyOnce);
+    let mut p = w.connect5("p", true, 0);
+    p.publish("t", "only-a", QoS::ExactlyOnce, 1);
+    let first = a.publishes();
+    assert_eq!(first.len(), 1);
+    let mut b = w.connect5("b", true, 0);
+    b.subscribe("$share/g/t", QoS::ExactlyOnce);
+    // [MQTT-4.8.2-4]: a's connection breaks mid-delivery; the message waits for a, not for b.
+    a.conn.handle_close(w.now);
+    assert!(
+        b.publishes().is_empty(),
+        "a QoS 2 message a already received went to b"
+    );
+    let mut a = w.connect5("a", false, 300);
+    let again = a.publishes();
+    assert_eq!(again.len(), 1);
+    assert!(again[0].dup, "re-delivery carries DUP [MQTT-3.3.1-1]");
+    assert_eq!(payload(&again[0]), "only-a");
+}
+
+#[test]
+fn shared_qos2_in_flight_is_dropped_when_the_session_ends() {
+    let w = World::quiet();
+    let mut a = w.connect5("a", true, 0);
+    a.subscribe("$share/g/t", QoS::ExactlyOnce);
+    let mut p = w.connect5("p", true, 0);
+    p.publish("t", "m", QoS::ExactlyOnce, 1);
+    assert_eq!(a.publishes().len(), 1);
+    let mut b = w.connect5("b", true, 0);
+    b.subscribe("$share/g/t", QoS::ExactlyOnce);
+    // [MQTT-4.8.2-5]: a's session ends (expiry 0) before it reconnects: nobody else gets the message.
+    a.conn.handle_close(w.now);
+    assert!(
+        b.publishes().is_empty(),
+        "a QoS 2 message of an ended session went to another member"
+    );
+}
