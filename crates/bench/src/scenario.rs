@@ -121,8 +121,9 @@ fn progress(counters: Arc<Counters>, mut stop: watch::Receiver<bool>, quiet: boo
 }
 
 /// Opens `n` connections (client ids from `id`), at most [`CONNECT_CONCURRENCY`] at once and at most
-/// `rate` per second (0: no limit). Returns the connections in index order, or the first error.
-async fn connect_all(
+/// `rate` per second (0: no limit). Returns the connections that succeeded, in index order, and the first
+/// error with how many failed.
+async fn connect_some(
     target: &Arc<Target>,
     n: usize,
     offset: usize,
@@ -130,7 +131,7 @@ async fn connect_all(
     id: impl Fn(usize) -> String,
     counters: &Arc<Counters>,
     latency: Option<&mut Latency>,
-) -> Result<Vec<Conn>> {
+) -> Result<(Vec<Conn>, Option<anyhow::Error>)> {
     let sem = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let mut set = JoinSet::new();
     let start = Instant::now();
@@ -169,13 +170,26 @@ async fn connect_all(
             }
         }
     }
-    if let Some(e) = first_err {
-        return Err(e.context(format!(
-            "{} of {n} connections failed",
-            n - conns.iter().flatten().count()
-        )));
+    let ok: Vec<Conn> = conns.into_iter().flatten().collect();
+    let failed = n - ok.len();
+    Ok((
+        ok,
+        first_err.map(|e| e.context(format!("{failed} of {n} connections failed"))),
+    ))
+}
+
+/// Like [`connect_some`], but any failure fails the whole set (traffic runs need every role).
+async fn connect_all(
+    target: &Arc<Target>,
+    n: usize,
+    offset: usize,
+    id: impl Fn(usize) -> String,
+    counters: &Arc<Counters>,
+) -> Result<Vec<Conn>> {
+    match connect_some(target, n, offset, 0, id, counters, None).await? {
+        (conns, None) => Ok(conns),
+        (_, Some(e)) => Err(e),
     }
-    Ok(conns.into_iter().flatten().collect())
 }
 
 /// `conn`: open `--clients` connections at `--rate`/s, hold them for `--duration`, close them.
@@ -189,7 +203,7 @@ pub async fn run_conn(args: &BenchArgs, target: Arc<Target>) -> Result<Summary> 
     let (cpu0, t0) = (process_cpu(), Instant::now());
     let mut lat = Latency::new();
     let prefix = args.client_prefix.clone();
-    let conns = connect_all(
+    let (conns, failed) = connect_some(
         &target,
         args.clients,
         0,
@@ -198,9 +212,12 @@ pub async fn run_conn(args: &BenchArgs, target: Arc<Target>) -> Result<Summary> 
         &counters,
         Some(&mut lat),
     )
-    .await;
+    .await?;
     let secs = t0.elapsed().as_secs_f64();
-    let conns = conns?;
+    // A broker that refuses or stalls some connections is a result, not a failed run: they count as errors.
+    if let Some(e) = failed {
+        eprintln!("conn: {e:#}");
+    }
     // Holding needs no task per connection: the streams just stay open.
     tokio::time::sleep(args.duration()).await;
     let closing: Vec<_> = conns.into_iter().map(|c| tokio::spawn(c.close())).collect();
@@ -239,10 +256,8 @@ pub async fn run_traffic(args: &BenchArgs, target: Arc<Target>, shape: &Shape) -
         &target,
         shape.subscribers,
         0,
-        0,
         |i| format!("{prefix}-s{i}"),
         &counters,
-        None,
     )
     .await?;
     let mut sub_tasks = JoinSet::new();
@@ -256,10 +271,8 @@ pub async fn run_traffic(args: &BenchArgs, target: Arc<Target>, shape: &Shape) -
         &target,
         shape.publishers,
         shape.subscribers,
-        0,
         |i| format!("{prefix}-{i}"),
         &counters,
-        None,
     )
     .await?;
 
