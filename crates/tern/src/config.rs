@@ -162,6 +162,15 @@ pub struct ListenerConfig {
     pub allowed_origins: Option<Vec<String>>,
     /// ws, wss: take the client address from X-Forwarded-For (default false).
     pub trust_proxy_headers: Option<bool>,
+    /// quic: seconds of silence before a QUIC connection is dropped (default 300, or 1.5x
+    /// `limits.max_keepalive` + 10 when that is set; 0 leaves it to MQTT keep alive).
+    pub idle_timeout: Option<u64>,
+    /// quic: seconds between QUIC PINGs on a quiet connection, keeping NAT bindings open (default 25; 0 off).
+    pub keep_alive_interval: Option<u64>,
+    /// quic: bidirectional streams a client may open at once; only the first carries MQTT (default 4).
+    pub max_streams: Option<u32>,
+    /// quic: accept 0-RTT data from resuming clients, read only after the handshake (default true).
+    pub zero_rtt: Option<bool>,
     /// mqttsn: the gateway's settings (`[listener.mqttsn]`).
     pub mqttsn: Option<MqttSnListenerConfig>,
     /// Admit anonymous clients from any address (default false: from loopback addresses only).
@@ -182,13 +191,16 @@ pub enum ListenerKind {
     Wss,
     /// MQTT-SN 1.2 over UDP: the built-in gateway.
     Mqttsn,
+    /// MQTT over QUIC (UDP), compatible with EMQX's QUIC listener (ALPN "mqtt", one stream).
+    Quic,
 }
 
 impl ListenerConfig {
     /// Refuses settings that do not apply to this listener's type, so a typo'd type is not silently ignored.
     fn validate(&self) -> Result<()> {
         let kind = self.kind;
-        let tls = matches!(kind, ListenerKind::Tls | ListenerKind::Wss);
+        let tls = matches!(kind, ListenerKind::Tls | ListenerKind::Wss | ListenerKind::Quic);
+        let quic = kind == ListenerKind::Quic;
         let ws = matches!(kind, ListenerKind::Ws | ListenerKind::Wss);
         let tls_keys = [
             ("cert", self.cert.is_some()),
@@ -206,7 +218,7 @@ impl ListenerConfig {
         for (key, set) in tls_keys {
             if set && !tls {
                 bail!(
-                    "listener {}: `{key}` applies to tls and wss listeners only",
+                    "listener {}: `{key}` applies to tls, wss and quic listeners only",
                     self.bind
                 );
             }
@@ -218,6 +230,29 @@ impl ListenerConfig {
                     self.bind
                 );
             }
+        }
+        let quic_keys = [
+            ("idle_timeout", self.idle_timeout.is_some()),
+            ("keep_alive_interval", self.keep_alive_interval.is_some()),
+            ("max_streams", self.max_streams.is_some()),
+            ("zero_rtt", self.zero_rtt.is_some()),
+        ];
+        for (key, set) in quic_keys {
+            if set && !quic {
+                bail!("listener {}: `{key}` applies to quic listeners only", self.bind);
+            }
+        }
+        if quic && self.proxy_protocol.is_some() {
+            bail!(
+                "listener {}: `proxy_protocol` does not apply to quic (UDP) listeners",
+                self.bind
+            );
+        }
+        if self.max_streams == Some(0) {
+            bail!(
+                "listener {}: `max_streams` must be at least 1 (the MQTT stream)",
+                self.bind
+            );
         }
         if self.cert.is_some() != self.key.is_some() {
             bail!(
@@ -327,7 +362,7 @@ mod tests {
     fn embedded_default_parses() {
         let c = Config::parse(EMBEDDED_DEFAULT, "embedded").unwrap();
         let ports: Vec<u16> = c.listeners.iter().map(|l| l.bind.port()).collect();
-        assert_eq!(ports, [1883, 8883, 8083, 8084, 1884]);
+        assert_eq!(ports, [1883, 8883, 8083, 8084, 14567, 1884]);
     }
 
     #[test]
@@ -356,7 +391,7 @@ mod tests {
     fn listener_keys_must_fit_the_type() {
         let tcp = "[[listener]]\ntype = \"tcp\"\nbind = \"127.0.0.1:0\"\n";
         let e = Config::parse(&format!("{tcp}cert = \"c.pem\"\n"), "t").unwrap_err();
-        assert!(format!("{e:#}").contains("tls and wss"), "{e:#}");
+        assert!(format!("{e:#}").contains("tls, wss and quic"), "{e:#}");
         let ws = "[[listener]]\ntype = \"ws\"\nbind = \"127.0.0.1:0\"\n";
         assert!(
             Config::parse(

@@ -46,7 +46,7 @@ pub struct ConnectArgs {
     #[arg(short = 'p', long, default_value_t = 1883)]
     pub port: u16,
     /// Broker URL instead of host and port: mqtt://broker:1883, mqtts://broker:8883, ws://broker:8083/mqtt,
-    /// wss://broker:8084/mqtt.
+    /// wss://broker:8084/mqtt, quic://broker:14567 (MQTT over QUIC; --cafile/--insecure apply).
     #[arg(short = 'u', long, conflicts_with_all = ["host", "port"])]
     pub url: Option<String>,
     /// MQTT protocol version.

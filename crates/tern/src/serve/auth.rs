@@ -18,8 +18,9 @@ pub fn policy(config: &Config) -> Result<Arc<TernPolicy>> {
                 ListenerKind::Tls => TransportKind::Tls,
                 ListenerKind::Ws => TransportKind::WebSocket,
                 ListenerKind::Wss => TransportKind::WebSocketTls,
-                #[allow(unreachable_patterns)]
-                _ => return None,
+                ListenerKind::Quic => TransportKind::Quic,
+                // MQTT-SN has its own admission rules ([auth.mqttsn]).
+                ListenerKind::Mqttsn => return None,
             };
             Some(ListenerAuth {
                 name: format!("{:?}:{}", l.kind, l.bind).to_lowercase(),

@@ -1,4 +1,4 @@
-//! Binds every configured listener (tcp, tls, ws, wss) and keeps the TLS material they share reloadable.
+//! Binds every configured listener (tcp, tls, ws, wss, quic) and keeps the TLS material they share reloadable.
 
 use crate::config::{Config, ListenerConfig, ListenerKind};
 use anyhow::{Context, Result};
@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tern_broker::Broker;
 use tern_tls::{ClientAuth, TlsMaterial, TlsSettings, WatchHandle};
+use tern_transport_quic::{QuicFrontend, QuicListenerConfig};
 use tern_transport_tcp::{TcpFrontend, TcpListenerConfig, TlsFrontend};
 use tern_transport_ws::{UpgradeRules, WsFrontend, WsListenerConfig};
 use tracing::{info, warn};
@@ -51,7 +52,7 @@ pub fn spawn_all(config: &Config, broker: &Broker) -> Result<TlsHandles> {
             tcp.handshake_timeout = Duration::from_secs(s);
         }
         let tls = match l.kind {
-            ListenerKind::Tls | ListenerKind::Wss => {
+            ListenerKind::Tls | ListenerKind::Wss | ListenerKind::Quic => {
                 let material = TlsMaterial::load(&tls_settings(l, &data_dir))
                     .with_context(|| format!("listener {} ({:?})", l.bind, l.kind))?;
                 let watch = material.watch(CERT_POLL);
@@ -93,6 +94,14 @@ pub fn spawn_all(config: &Config, broker: &Broker) -> Result<TlsHandles> {
                 tokio::spawn(f.run(broker.clone()));
                 addr
             }
+            ListenerKind::Quic => {
+                let material = tls.as_ref().context("a quic listener without TLS material")?;
+                let server = material.server_config(&[tern_transport_quic::ALPN_MQTT])?;
+                let f = QuicFrontend::bind(quic_config(l, config), &server)?;
+                let addr = f.local_addr()?;
+                tokio::spawn(f.run(broker.clone()));
+                addr
+            }
         };
         info!(%addr, kind = ?l.kind, "listener bound");
     }
@@ -112,6 +121,36 @@ fn tls_settings(l: &ListenerConfig, data_dir: &std::path::Path) -> TlsSettings {
         client_auth,
         data_dir: data_dir.to_path_buf(),
     }
+}
+
+/// The QUIC listener's settings; the idle timeout follows `limits.max_keepalive` unless set.
+fn quic_config(l: &ListenerConfig, config: &Config) -> QuicListenerConfig {
+    let mut q = QuicListenerConfig {
+        bind: l.bind,
+        ..QuicListenerConfig::default()
+    };
+    if let Some(max) = l.max_connections {
+        q.max_connections = max;
+    }
+    if let Some(s) = l.handshake_timeout {
+        q.handshake_timeout = Duration::from_secs(s);
+    }
+    match (l.idle_timeout, config.limits.max_keepalive) {
+        (Some(s), _) => q.idle_timeout = Duration::from_secs(s),
+        // 1.5x the longest keep alive a client may use, plus slack: MQTT decides when a client is dead.
+        (None, Some(k)) if k > 0 => q.idle_timeout = Duration::from_secs(u64::from(k) * 3 / 2 + 10),
+        (None, _) => {}
+    }
+    if let Some(s) = l.keep_alive_interval {
+        q.keep_alive_interval = (s > 0).then(|| Duration::from_secs(s));
+    }
+    if let Some(n) = l.max_streams {
+        q.max_streams = n;
+    }
+    if let Some(z) = l.zero_rtt {
+        q.zero_rtt = z;
+    }
+    q
 }
 
 fn ws_config(l: &ListenerConfig) -> WsListenerConfig {
