@@ -1,7 +1,7 @@
 //! Writes seed datagrams (valid encodings of varied MQTT-SN 1.2 messages)
 //! for the `mqttsn_decode` fuzz target.
 //!
-//! `cargo run -p tern-mqttsn-codec --example write_corpus [DIR]`; DIR
+//! `cargo run -p tern-mqttsn-codec --example write_mqttsn_corpus [DIR]`; DIR
 //! defaults to `fuzz/corpus/mqttsn_decode` at the workspace root.
 
 use bytes::{Bytes, BytesMut};
