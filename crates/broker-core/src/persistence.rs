@@ -21,6 +21,8 @@ pub struct CommitTicket(Arc<TicketInner>);
 #[derive(Default)]
 struct TicketInner {
     done: AtomicBool,
+    /// The commit failed (disk full): the message is refused, not acknowledged.
+    failed: AtomicBool,
     /// Who to wake on completion; locked only to swap the waker in or out, never while calling it.
     waker: Mutex<Option<CommitWaker>>,
     /// Sessions whose stored deliveries of this message wait for the commit before being sent.
@@ -54,6 +56,18 @@ impl CommitTicket {
         for w in watchers {
             w();
         }
+    }
+
+    /// Marks the commit failed (the store could not make it durable, e.g. disk full) and wakes whoever
+    /// waits: the publisher is refused (0x97 Quota exceeded on MQTT 5) and the message is not delivered.
+    pub fn fail(&self) {
+        self.0.failed.store(true, Ordering::Release);
+        self.complete();
+    }
+
+    /// True if the store reported the commit failed.
+    pub fn is_failed(&self) -> bool {
+        self.0.failed.load(Ordering::Acquire)
     }
 
     /// Adds a function to call on completion, besides the one [`CommitTicket::set_waker`] sets (calls it at

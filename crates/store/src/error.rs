@@ -57,6 +57,18 @@ impl StoreError {
                 found: u64::from(v),
                 supported: crate::FORMAT_VERSION,
             },
+            // redb reports a file that is not a database, or is cut short, as these I/O errors.
+            redb::Error::Io(source)
+                if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                StoreError::Corrupt {
+                    path,
+                    detail: source.to_string(),
+                }
+            }
             redb::Error::Io(source) => StoreError::Io { path, source },
             other => StoreError::Corrupt {
                 path,

@@ -1,8 +1,9 @@
 //! The writer thread: it owns every redb write transaction. Connection tasks hand it [`Op`]s over a
 //! channel; it takes everything waiting (up to [`MAX_BATCH`]), applies it in one transaction, commits once
 //! (one fsync) and then completes the batch's tickets, so a publisher's PUBACK follows the fsync that made
-//! its message durable. A failed commit (disk full, I/O error) keeps the batch, reopens the file and retries:
-//! nothing is acknowledged before it is durable, and writing resumes when space returns.
+//! its message durable. A failed commit (disk full, I/O error) refuses the batch's new messages (their
+//! tickets fail: 0x97 to the publisher), retries the rest after reopening the file, and writing resumes when
+//! space returns. Nothing is acknowledged before it is durable.
 
 use crate::codec::{PACKET_ID_AT, RELEASED_AT};
 use crate::tables::{INBOUND, QUEUE, RETAINED, SESSIONS};
@@ -10,7 +11,7 @@ use redb::{Database, ReadableTable};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 use tern_broker_core::CommitTicket;
 
@@ -86,7 +87,9 @@ impl Writer {
             if batch.is_empty() {
                 continue;
             }
-            self.commit_until_done(&batch);
+            if let Err(e) = self.try_commit(&batch) {
+                self.degraded(&rx, &mut batch, &mut open, &e);
+            }
             for op in batch.drain(..) {
                 if let Op::Ticket(t) = op {
                     t.complete();
@@ -102,8 +105,8 @@ impl Writer {
                 while batch.len() < MAX_BATCH {
                     match rx.try_recv() {
                         Ok(op) => batch.push(op),
-                        Err(std::sync::mpsc::TryRecvError::Empty) => return true,
-                        Err(std::sync::mpsc::TryRecvError::Disconnected) => return false,
+                        Err(TryRecvError::Empty) => return true,
+                        Err(TryRecvError::Disconnected) => return false,
                     }
                 }
                 true
@@ -123,29 +126,46 @@ impl Writer {
         }
     }
 
-    /// Commits the batch, retrying (and reopening the file) until it succeeds.
-    fn commit_until_done(&mut self, batch: &[Op]) {
-        let mut failures = 0u32;
+    /// A commit failed (disk full, I/O error). Everything that would grow the store is refused: its tickets
+    /// fail, so publishers get 0x97 instead of an ack and the messages are not delivered. The rest (acks,
+    /// removals, session changes) is retried, with whatever arrives meanwhile, until a commit succeeds: the
+    /// store is back to normal when space returns. Nothing acknowledged is dropped.
+    fn degraded(&mut self, rx: &Receiver<Op>, batch: &mut Vec<Op>, open: &mut bool, first: &redb::Error) {
+        tracing::error!(path = %self.path.display(), error = %first,
+            "store commit failed (disk full?): refusing publishes until it can write again");
+        let mut failures = 1u32;
         loop {
-            match self.try_commit(batch) {
+            refuse_growth(batch);
+            // A failed commit may leave redb needing a reopen; the in-flight map may hold the failed batch's
+            // changes, so it is rebuilt from what is really on disk.
+            self.db = None;
+            std::thread::sleep(RETRY_PAUSE);
+            while *open && batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(op) => batch.push(op),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => *open = false,
+                }
+            }
+            refuse_growth(batch);
+            let result = self.reopen().and_then(|()| self.try_commit(batch));
+            match result {
                 Ok(()) => {
-                    if failures > 0 {
-                        tracing::warn!(path = %self.path.display(), failures, "store writable again");
-                    }
+                    tracing::warn!(path = %self.path.display(), failures, "store writable again");
                     return;
                 }
                 Err(e) => {
-                    if failures == 0 || failures % 40 == 0 {
-                        tracing::error!(path = %self.path.display(), error = %e,
-                            "store commit failed (disk full?); publishes wait unacknowledged until it succeeds");
+                    if failures % 40 == 0 {
+                        tracing::error!(path = %self.path.display(), error = %e, failures, "store still failing");
                     }
                     failures += 1;
-                    // A failed commit may leave redb needing a reopen; the in-flight map may hold the
-                    // failed batch's changes, so it is rebuilt from what is really on disk.
-                    self.db = None;
-                    std::thread::sleep(RETRY_PAUSE);
-                    if let Err(e) = self.reopen() {
-                        tracing::error!(path = %self.path.display(), error = %e, "store reopen failed");
+                    if !*open && failures > 8 {
+                        // Shutting down on a full disk: what is left are acks and removals, so the worst
+                        // after a restart is a QoS 1 duplicate or a re-sent PUBREL.
+                        tracing::error!(path = %self.path.display(), left = batch.len(),
+                            "store still full at shutdown: giving up on the last acknowledgements");
+                        batch.retain(|op| matches!(op, Op::Ticket(_)));
+                        return;
                     }
                 }
             }
@@ -258,6 +278,18 @@ fn apply(
         Op::Ticket(_) => {}
     }
     Ok(())
+}
+
+/// Drops the operations that would grow the store and fails their tickets.
+fn refuse_growth(batch: &mut Vec<Op>) {
+    batch.retain(|op| match op {
+        Op::Queue { .. } | Op::Retain { row: Some(_), .. } | Op::InboundAdd { .. } => false,
+        Op::Ticket(t) => {
+            t.fail();
+            false
+        }
+        _ => true,
+    });
 }
 
 /// Creates every table so readers never meet a missing one.

@@ -185,3 +185,56 @@ fn garbage_file_is_refused_naming_it() {
     store.close();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn newer_format_is_refused_not_overwritten() {
+    let dir = temp_dir("version");
+    let path = dir.join("tern.redb");
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        let def: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("meta");
+        txn.open_table(def).unwrap().insert("format", 99).unwrap();
+        txn.commit().unwrap();
+    }
+    let err = Store::open(&path, Durability::Sync, Instant::now()).unwrap_err();
+    assert!(matches!(err, StoreError::WrongVersion { found: 99, .. }), "{err}");
+    assert!(err.to_string().contains("tern store recover"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn truncated_file_is_refused_or_repaired_never_silently_emptied() {
+    let dir = temp_dir("truncated");
+    let path = dir.join("tern.redb");
+    let now = Instant::now();
+    {
+        let (store, rec) = Store::open(&path, Durability::Sync, now).unwrap();
+        let core = core_with(&store, now);
+        core.restore(rec, now);
+        let mut fanout = Fanout::default();
+        for i in 0..200 {
+            let _ = core.publish(
+                msg(&format!("r/{i}"), "kept", QoS::AtLeastOnce, true),
+                now,
+                false,
+                &mut fanout,
+            );
+        }
+        store.flush();
+        store.close();
+    }
+    let len = std::fs::metadata(&path).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(len / 3).unwrap();
+    drop(f);
+    match Store::open(&path, Durability::Sync, Instant::now()) {
+        Err(e) => assert!(e.is_corrupt() || matches!(e, StoreError::Io { .. }), "{e}"),
+        Ok((store, rec)) => {
+            // redb may recover an older consistent state; it must never be an empty store over data.
+            assert!(!rec.retained.is_empty(), "a damaged store came back empty");
+            store.close();
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -367,18 +367,53 @@ impl MqttConnection {
         while let Some(p) = self.control.pop_front() {
             self.encode(&p, version, out);
         }
+        let mut refused_v3 = false;
         while let Some((ticket, _)) = self.acks.front() {
             if ticket.as_ref().is_some_and(|t| !t.is_done()) {
                 break;
             }
-            if let Some((_, p)) = self.acks.pop_front() {
+            if let Some((ticket, mut p)) = self.acks.pop_front() {
+                if ticket.is_some_and(|t| t.is_failed()) && !self.refuse_undurable(&mut p) {
+                    refused_v3 = true;
+                    continue;
+                }
                 self.encode(&p, version, out);
             }
+        }
+        if refused_v3 && !self.closing {
+            // MQTT 3.x has no negative PUBACK/PUBREC: close, and the client re-sends after reconnecting.
+            tracing::warn!(
+                client_id = self.client_id().unwrap_or(""),
+                "store full: closing 3.x publisher"
+            );
+            self.close(now, DetachKind::Abnormal);
         }
         if !self.closing && self.phase == Phase::Connected {
             self.transmit_deliveries(now, version, out);
         }
         Stats::add(&self.core.stats.bytes_out, (out.len() - start) as u64);
+    }
+
+    /// An ack whose commit failed (the store is full): PUBACK/PUBREC become 0x97 Quota exceeded on MQTT 5
+    /// and the inbound QoS 2 id is forgotten, so the publisher may retry. False on 3.x (no negative ack).
+    /// PUBREL/PUBCOMP go out unchanged: their state change was best effort.
+    fn refuse_undurable(&mut self, p: &mut Packet) -> bool {
+        if let (Packet::PubRec(a), Some(s)) = (&*p, &self.session) {
+            s.qos2_released(a.packet_id);
+        }
+        let (Packet::PubAck(a) | Packet::PubRec(a)) = p else {
+            return true;
+        };
+        if !self.is_v5() {
+            return false;
+        }
+        tracing::warn!(
+            client_id = self.client_id().unwrap_or(""),
+            id = a.packet_id,
+            "publish refused: the store could not make it durable"
+        );
+        a.reason_code = ReasonCode::QuotaExceeded;
+        true
     }
 
     fn encode(&self, p: &Packet, version: ProtocolVersion, out: &mut BytesMut) {

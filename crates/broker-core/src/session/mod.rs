@@ -300,6 +300,13 @@ impl SessionHandle {
             if st.queue.front_pending().is_some() {
                 break;
             }
+            if st.queue.front_failed() {
+                // Refused to its publisher (not durable): not delivered either.
+                if let Some((seq, _)) = st.queue.pop() {
+                    expired.push(seq);
+                }
+                continue;
+            }
             let Some((seq, d)) = st.queue.pop() else { break };
             if d.msg.is_expired(now) {
                 stats.expired += 1;

@@ -114,6 +114,14 @@ impl OutQueue {
         self.items.front().map(|q| &q.delivery)
     }
 
+    /// True if the oldest delivery's message could not be made durable (its publisher was refused).
+    pub(crate) fn front_failed(&self) -> bool {
+        self.items
+            .front()
+            .and_then(|q| q.commit.as_ref())
+            .is_some_and(CommitTicket::is_failed)
+    }
+
     /// The commit the oldest delivery still waits for, if any: nothing behind it is sent before it.
     pub(crate) fn front_pending(&self) -> Option<&CommitTicket> {
         self.items
