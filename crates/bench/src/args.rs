@@ -95,6 +95,10 @@ pub struct BenchArgs {
     /// Unacknowledged QoS 1/2 publishes per publisher.
     #[arg(short = 'w', long, default_value_t = 100)]
     pub window: u32,
+    /// Session expiry in seconds every connection asks for; above 0 sessions are durable (MQTT 3.1.1: clean
+    /// session 0), so a broker with persistence stores what they are sent.
+    #[arg(long, default_value_t = 0)]
+    pub session_expiry: u32,
     /// Local source addresses, round robin over connections (`127.0.0.1-127.0.0.20`, or a comma list),
     /// for more than ~28k connections to one port. mqtt:// only.
     #[arg(long)]

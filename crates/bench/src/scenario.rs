@@ -427,7 +427,11 @@ pub async fn run_scenario(args: &BenchArgs) -> Result<Summary> {
         Some(s) => crate::args::parse_source_addrs(s)?,
         None => Vec::new(),
     };
-    let target = Arc::new(Target::new(&args.url, args.level.version(), sources, args.duration()).await?);
+    let target = Arc::new(
+        Target::new(&args.url, args.level.version(), sources, args.duration())
+            .await?
+            .with_session_expiry(args.session_expiry),
+    );
     match args.scenario {
         Scenario::Conn => run_conn(args, target).await,
         Scenario::FindMax => find_max(args, target).await,
