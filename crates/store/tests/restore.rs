@@ -238,3 +238,62 @@ fn truncated_file_is_refused_or_repaired_never_silently_emptied() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn batched_acks_at_once_and_commits_on_the_interval() {
+    let dir = temp_dir("batched");
+    let path = dir.join("tern.redb");
+    let now = Instant::now();
+    {
+        let (store, rec) = Store::open(&path, Durability::Batched(Duration::from_millis(20)), now).unwrap();
+        let core = core_with(&store, now);
+        core.restore(rec, now);
+        let mut fanout = Fanout::default();
+        let out = core
+            .publish(msg("r", "v", QoS::AtLeastOnce, true), now, false, &mut fanout)
+            .unwrap();
+        assert!(out.commit.is_none(), "batched: the PUBACK does not wait");
+        std::thread::sleep(Duration::from_millis(100));
+        // kill -9 stand-in: no close, no flush; the interval commit already made it durable.
+        std::mem::forget(store);
+    }
+    // The forgotten store still holds the file lock in this process, so the check reads a copy.
+    let copy = dir.join("copy.redb");
+    std::fs::copy(&path, &copy).unwrap();
+    let (store, rec) = Store::open(&copy, Durability::Sync, now).unwrap();
+    assert_eq!(rec.retained.len(), 1);
+    store.close();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn offline_expiry_clock_keeps_counting_across_a_restart() {
+    let dir = temp_dir("expiry");
+    let path = dir.join("tern.redb");
+    let now = Instant::now();
+    {
+        let (store, rec) = Store::open(&path, Durability::Sync, now).unwrap();
+        let core = core_with(&store, now);
+        core.restore(rec, now);
+        let (h, _) = attach(&core, "short", true, 1, now);
+        core.detach(&h, DetachKind::Abnormal, now);
+        store.flush();
+        store.close();
+    }
+    std::thread::sleep(Duration::from_millis(1200));
+    let later = Instant::now();
+    let (store, rec) = Store::open(&path, Durability::Sync, later).unwrap();
+    let s = rec.sessions.first().expect("session stored");
+    assert!(
+        s.offline_for >= Duration::from_secs(1),
+        "offline time counted: {:?}",
+        s.offline_for
+    );
+    let core = core_with(&store, later);
+    core.restore(rec, later);
+    core.handle_timeout(later);
+    let (_, present) = attach(&core, "short", false, 60, later);
+    assert!(!present, "its expiry passed while the broker was down");
+    store.close();
+    let _ = std::fs::remove_dir_all(&dir);
+}
