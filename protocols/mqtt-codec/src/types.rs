@@ -1,6 +1,7 @@
 //! Small value types shared by every packet: protocol level, QoS, packet ids, UTF-8 strings.
 
 use bytes::Bytes;
+use bytestring::ByteString;
 use std::fmt;
 use std::num::NonZeroU16;
 use std::ops::Deref;
@@ -62,44 +63,44 @@ impl QoS {
 /// A UTF-8 string as carried on the wire, kept as a slice of the received buffer (no copy).
 ///
 /// The codec only builds one from bytes that passed the spec's checks (valid UTF-8, no U+0000,
-/// [MQTT-1.5.4-1], [MQTT-1.5.4-2]), so `Deref<Target = str>` is free.
+/// [MQTT-1.5.4-1], [MQTT-1.5.4-2]). The check runs once, at construction: `Deref<Target = str>` is free,
+/// which matters because the broker reads topic names many times per message.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct ByteStr(Bytes);
+pub struct ByteStr(ByteString);
 
 impl ByteStr {
     /// An empty string.
     pub const fn new() -> ByteStr {
-        ByteStr(Bytes::new())
+        ByteStr(ByteString::new())
     }
 
     /// Wraps bytes that are valid UTF-8 without U+0000; `None` otherwise.
     pub fn from_utf8(bytes: Bytes) -> Option<ByteStr> {
-        let s = std::str::from_utf8(&bytes).ok()?;
+        let s = ByteString::try_from(bytes).ok()?;
         if s.contains('\0') {
             return None;
         }
-        Some(ByteStr(bytes))
+        Some(ByteStr(s))
     }
 
     /// Copies a static string in (for strings the program itself makes, not peer data).
     pub fn from_static(s: &'static str) -> ByteStr {
-        ByteStr(Bytes::from_static(s.as_bytes()))
+        ByteStr(ByteString::from_static(s))
     }
 
     /// The string as `&str`.
     pub fn as_str(&self) -> &str {
-        // The constructors only admit valid UTF-8; an empty fallback keeps this total.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        &self.0
     }
 
     /// The underlying bytes, sharing the buffer.
     pub fn as_bytes(&self) -> &Bytes {
-        &self.0
+        self.0.as_bytes()
     }
 
     /// Consumes the string, returning its bytes.
     pub fn into_bytes(self) -> Bytes {
-        self.0
+        self.0.into_bytes()
     }
 }
 
@@ -112,13 +113,13 @@ impl Deref for ByteStr {
 
 impl From<String> for ByteStr {
     fn from(s: String) -> ByteStr {
-        ByteStr(Bytes::from(s))
+        ByteStr(ByteString::from(s))
     }
 }
 
 impl From<&str> for ByteStr {
     fn from(s: &str) -> ByteStr {
-        ByteStr(Bytes::copy_from_slice(s.as_bytes()))
+        ByteStr(ByteString::from(s))
     }
 }
 
