@@ -15,8 +15,10 @@ use tracing::{Instrument, debug, info_span, warn};
 /// Tuning of the connection driver, shared by every frontend.
 #[derive(Debug, Clone)]
 pub struct DriverConfig {
-    /// Bytes reserved for each socket read; one read usually brings many packets.
-    pub read_chunk: usize,
+    /// Smallest read reservation: what an idle connection holds while it waits for bytes.
+    pub read_buffer_min: usize,
+    /// Largest read reservation: a busy publisher's reads grow to this, so one read brings many packets.
+    pub read_buffer_max: usize,
     /// A write that makes no progress for this long closes the connection: a peer that stops reading must
     /// not pin the broker's buffers forever.
     pub write_timeout: Duration,
@@ -27,7 +29,8 @@ pub struct DriverConfig {
 impl Default for DriverConfig {
     fn default() -> Self {
         DriverConfig {
-            read_chunk: 4096,
+            read_buffer_min: 256,
+            read_buffer_max: 64 * 1024,
             write_timeout: Duration::from_secs(30),
             close_timeout: Duration::from_secs(5),
         }
@@ -76,6 +79,9 @@ async fn drive_inner<S>(
     let (mut rd, mut wr) = tokio::io::split(io);
     let mut rbuf = BytesMut::new();
     let mut wbuf = BytesMut::new();
+    // The read reservation adapts: it doubles while reads fill it and halves while they use little of it,
+    // so a flood is read in large gulps and an idle connection holds only `read_buffer_min` bytes.
+    let mut chunk = cfg.read_buffer_min;
 
     let end = loop {
         conn.poll_transmit(Instant::now().into_std(), &mut wbuf);
@@ -90,8 +96,9 @@ async fn drive_inner<S>(
                 Ok(Err(e)) => break End::WriteError(e),
                 Err(_) => break End::WriteTimeout,
             }
-            // Keep a small buffer for the next burst; let a large one go.
-            if wbuf.capacity() > 64 * 1024 {
+            // Let a burst's buffer go once written: a connection between bursts (or a fan-out subscriber
+            // among thousands) should not hold one. One allocation per write call is cheap by comparison.
+            if wbuf.capacity() > 1024 {
                 wbuf = BytesMut::new();
             }
         }
@@ -99,13 +106,17 @@ async fn drive_inner<S>(
             break End::ClosedByBroker;
         }
         let deadline = conn.poll_timeout().map(Instant::from_std);
-        if rbuf.capacity() - rbuf.len() < cfg.read_chunk / 4 {
-            rbuf.reserve(cfg.read_chunk);
+        if rbuf.capacity() - rbuf.len() < chunk / 2 {
+            rbuf.reserve(chunk);
         }
+        let room = rbuf.capacity() - rbuf.len();
         tokio::select! {
             read = rd.read_buf(&mut rbuf) => match read {
                 Ok(0) => break End::PeerClosed,
-                Ok(_) => conn.handle_read(Instant::now().into_std(), &mut rbuf),
+                Ok(n) => {
+                    chunk = next_chunk(chunk, n, room, cfg);
+                    conn.handle_read(Instant::now().into_std(), &mut rbuf);
+                }
                 Err(e) => break End::ReadError(e),
             },
             _ = wake.notified() => {}
@@ -143,9 +154,39 @@ async fn drive_inner<S>(
     }
 }
 
+/// The next read reservation after a read of `n` bytes into `room` bytes of space.
+fn next_chunk(chunk: usize, n: usize, room: usize, cfg: &DriverConfig) -> usize {
+    if n >= room {
+        (chunk * 2).min(cfg.read_buffer_max)
+    } else if n < chunk / 4 {
+        (chunk / 2).max(cfg.read_buffer_min)
+    } else {
+        chunk
+    }
+}
+
 async fn sleep_until_opt(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_reservation_grows_under_load_and_shrinks_when_idle() {
+        let cfg = DriverConfig::default();
+        let mut chunk = cfg.read_buffer_min;
+        for _ in 0..20 {
+            chunk = next_chunk(chunk, chunk, chunk, &cfg);
+        }
+        assert_eq!(chunk, cfg.read_buffer_max);
+        for _ in 0..20 {
+            chunk = next_chunk(chunk, 2, chunk, &cfg);
+        }
+        assert_eq!(chunk, cfg.read_buffer_min);
     }
 }
