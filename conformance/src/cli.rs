@@ -197,17 +197,17 @@ pub fn execute(args: Args) -> u8 {
         Some("-") => println!("{json}"),
         other => {
             print!("{}", report::table(&url, &outcomes));
-            if let Some(path) = other {
-                if let Err(e) = std::fs::write(path, &json) {
-                    return usage(&format!("cannot write {path}: {e}"));
-                }
+            if let Some(path) = other
+                && let Err(e) = std::fs::write(path, &json)
+            {
+                return usage(&format!("cannot write {path}: {e}"));
             }
         }
     }
-    if let Some(path) = &args.junit {
-        if let Err(e) = std::fs::write(path, report::junit(&outcomes)) {
-            return usage(&format!("cannot write {path}: {e}"));
-        }
+    if let Some(path) = &args.junit
+        && let Err(e) = std::fs::write(path, report::junit(&outcomes))
+    {
+        return usage(&format!("cannot write {path}: {e}"));
     }
     let t = report::totals(&outcomes);
     if let Some(path) = &args.expect {

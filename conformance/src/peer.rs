@@ -157,10 +157,10 @@ impl Peer {
     /// The first packet for which `pred` holds, within the step timeout; other packets are kept for later
     /// calls. A DISCONNECT from the broker is a failure.
     pub async fn recv_where(&mut self, what: &str, pred: impl Fn(&Packet) -> bool) -> Result<Packet, Stop> {
-        if let Some(i) = self.pending.iter().position(&pred) {
-            if let Some(p) = self.pending.remove(i) {
-                return Ok(p);
-            }
+        if let Some(i) = self.pending.iter().position(&pred)
+            && let Some(p) = self.pending.remove(i)
+        {
+            return Ok(p);
         }
         let deadline = tokio::time::Instant::now() + self.step;
         loop {
@@ -385,13 +385,13 @@ impl Peer {
         let mut p = Publish::new(topic.to_owned(), bytes::Bytes::copy_from_slice(payload));
         p.qos = qos;
         p.retain = retain;
-        if let Some(ack) = self.publish(p).await? {
-            if !ack.reason_code.is_success() {
-                return Err(Stop::Fail(format!(
-                    "the broker refused a publish to {topic:?}: {:?}",
-                    ack.reason_code
-                )));
-            }
+        if let Some(ack) = self.publish(p).await?
+            && !ack.reason_code.is_success()
+        {
+            return Err(Stop::Fail(format!(
+                "the broker refused a publish to {topic:?}: {:?}",
+                ack.reason_code
+            )));
         }
         Ok(())
     }

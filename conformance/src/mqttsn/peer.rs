@@ -89,10 +89,10 @@ impl SnPeer {
 
     /// The first message `pred` accepts within the step timeout; others are kept for later.
     pub async fn recv_where(&mut self, what: &str, pred: impl Fn(&Message) -> bool) -> Result<Message, Stop> {
-        if let Some(i) = self.pending.iter().position(&pred) {
-            if let Some(m) = self.pending.remove(i) {
-                return Ok(m);
-            }
+        if let Some(i) = self.pending.iter().position(&pred)
+            && let Some(m) = self.pending.remove(i)
+        {
+            return Ok(m);
         }
         let deadline = tokio::time::Instant::now() + self.step;
         let mut kept = Vec::new();

@@ -247,10 +247,10 @@ impl RetainedStore {
 
     /// Drops `old`'s expiry entry unless `current` (the message now in its slot) uses the very same entry.
     fn forget_expiry(expiries: &mut BTreeSet<(Instant, ByteStr)>, old: &Message, current: Option<&Message>) {
-        if let Some(at) = old.expires_at {
-            if current.and_then(|m| m.expires_at) != Some(at) {
-                expiries.remove(&(at, old.topic.clone()));
-            }
+        if let Some(at) = old.expires_at
+            && current.and_then(|m| m.expires_at) != Some(at)
+        {
+            expiries.remove(&(at, old.topic.clone()));
         }
     }
 

@@ -39,7 +39,7 @@ impl CountingSocket {
             return;
         }
         let total = self.stats.note_non_quic_datagram();
-        if total == 1 || total % 1000 == 0 {
+        if total == 1 || total.is_multiple_of(1000) {
             warn!(
                 %from,
                 len = datagram.len(),
