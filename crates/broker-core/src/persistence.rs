@@ -10,6 +10,7 @@ use crate::session::{Delivery, WillMessage};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// Called when a commit completes; the connection's notifier, so the shell polls and sends the parked ack.
 pub type CommitWaker = Arc<dyn Fn() + Send + Sync>;
@@ -195,6 +196,26 @@ pub trait Persistence: Send + Sync {
     /// publisher never reuses an id that a restarted broker would still treat as a duplicate.
     fn inbound_released(&self, _client_id: &str, _packet_id: u16) -> Option<CommitTicket> {
         None
+    }
+    /// True if the store can give queued rows back ([`Persistence::load_queued`]): the core then keeps only
+    /// the head of a long queue in memory and leaves the rest on disk.
+    fn spills(&self) -> bool {
+        false
+    }
+    /// A ticket completed once everything handed to the store so far is durable (`None`: already is).
+    fn sync_point(&self) -> Option<CommitTicket> {
+        None
+    }
+    /// Up to `limit` unsent queued rows of `client_id` after sequence number `after_seq`, in order, with
+    /// expiry deadlines on the core's clock `now`, and how many expired rows were skipped (and forgotten).
+    fn load_queued(
+        &self,
+        _client_id: &str,
+        _after_seq: u64,
+        _limit: usize,
+        _now: Instant,
+    ) -> (Vec<(u64, Delivery)>, usize) {
+        (Vec::new(), 0)
     }
 }
 

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tern_broker_core::{Accepted, CommitTicket, Persistence, Recovered, SessionRecord};
+use tern_broker_core::{Accepted, CommitTicket, Delivery, Persistence, Recovered, SessionRecord};
 use writer::{Cadence, Op, Writer};
 
 /// The store format this build writes (and the newest it reads).
@@ -49,6 +49,8 @@ pub struct Store {
     path: PathBuf,
     durability: Durability,
     tx: Mutex<Option<Sender<Op>>>,
+    /// The database for reads (spilled queues), shared with the writer.
+    db: writer::DbSlot,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -81,8 +83,11 @@ impl Store {
             Durability::Sync => Cadence::Eager,
             Durability::Batched(every) => Cadence::Every(every),
         };
+        let db = Arc::new(db);
+        let shared: writer::DbSlot = Arc::new(Mutex::new(Some(db.clone())));
         let writer = Writer {
             path: path.to_path_buf(),
+            shared: shared.clone(),
             db: Some(db),
             inflight,
             cadence,
@@ -99,6 +104,7 @@ impl Store {
             path: path.to_path_buf(),
             durability,
             tx: Mutex::new(Some(tx)),
+            db: shared,
             thread: Mutex::new(Some(thread)),
         };
         Ok((Arc::new(store), recovered))
@@ -151,6 +157,7 @@ impl Store {
         if let Some(t) = thread {
             let _ = t.join();
         }
+        *self.db.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     fn send(&self, op: Op) {
@@ -254,6 +261,43 @@ impl Persistence for Store {
             client: Arc::from(client_id),
             seqs: seqs.to_vec(),
         });
+    }
+
+    fn spills(&self) -> bool {
+        true
+    }
+
+    fn sync_point(&self) -> Option<CommitTicket> {
+        let t = CommitTicket::new();
+        self.send(Op::Ticket(t.clone()));
+        Some(t)
+    }
+
+    fn load_queued(
+        &self,
+        client_id: &str,
+        after_seq: u64,
+        limit: usize,
+        now: Instant,
+    ) -> (Vec<(u64, Delivery)>, usize) {
+        let db = self.db.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        // While the writer reopens the file nothing is read; the core asks again later.
+        let Some(db) = db else { return (Vec::new(), 0) };
+        match recover::load_queued(&db, client_id, after_seq, limit, now) {
+            Ok((rows, expired)) => {
+                if !expired.is_empty() {
+                    self.send(Op::Dropped {
+                        client: Arc::from(client_id),
+                        seqs: expired.clone(),
+                    });
+                }
+                (rows, expired.len())
+            }
+            Err(e) => {
+                tracing::error!(path = %self.path.display(), client_id, error = %e, "queued messages not read back");
+                (Vec::new(), 0)
+            }
+        }
     }
 
     fn inbound_released(&self, client_id: &str, packet_id: u16) -> Option<CommitTicket> {

@@ -162,6 +162,42 @@ pub(crate) fn read_all(
     Ok((recovered, inflight))
 }
 
+/// Rows read back for a session (sequence number, delivery) and the expired rows skipped.
+pub(crate) type Loaded = (Vec<(u64, tern_broker_core::Delivery)>, Vec<u64>);
+
+/// Up to `limit` unsent queue rows of `client` after `after`, in order, plus the expired rows skipped.
+pub(crate) fn load_queued(
+    db: &Database,
+    client: &str,
+    after: u64,
+    limit: usize,
+    now: Instant,
+) -> Result<Loaded, String> {
+    let now_ms = unix_ms_now();
+    let txn = db.begin_read().map_err(|e| e.to_string())?;
+    let queue = txn.open_table(QUEUE).map_err(|e| e.to_string())?;
+    let mut rows = Vec::new();
+    let mut expired = Vec::new();
+    let range = queue
+        .range((client, after.saturating_add(1))..=(client, u64::MAX))
+        .map_err(|e| e.to_string())?;
+    for row in range {
+        if rows.len() >= limit {
+            break;
+        }
+        let (k, v) = row.map_err(|e| e.to_string())?;
+        let seq = k.value().1;
+        match decode_delivery(v.value(), now, now_ms)
+            .map_err(|e| format!("queue row {client:?}/{seq}: {e}"))?
+        {
+            Some((d, None, _)) => rows.push((seq, d)),
+            Some(_) => {}
+            None => expired.push(seq),
+        }
+    }
+    Ok((rows, expired))
+}
+
 /// Rebuilds the in-flight map from disk (after a failed commit).
 pub(crate) fn inflight_map(db: &Database) -> Result<InflightMap, redb::Error> {
     let txn = db.begin_read()?;

@@ -51,6 +51,9 @@ pub(crate) enum Op {
     Ticket(CommitTicket),
 }
 
+/// The open database, shared with readers.
+pub(crate) type DbSlot = Arc<std::sync::Mutex<Option<Arc<Database>>>>;
+
 /// When the writer commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cadence {
@@ -63,7 +66,10 @@ pub(crate) enum Cadence {
 /// The writer thread's state.
 pub(crate) struct Writer {
     pub(crate) path: PathBuf,
-    pub(crate) db: Option<Database>,
+    pub(crate) db: Option<Arc<Database>>,
+    /// The database as readers see it ([`crate::Store`] reading spilled queues back); emptied while the
+    /// writer reopens the file.
+    pub(crate) shared: DbSlot,
     /// (client id, packet id) → sequence number of the delivery in flight with that id.
     pub(crate) inflight: HashMap<(Arc<str>, u16), u64>,
     pub(crate) cadence: Cadence,
@@ -134,11 +140,13 @@ impl Writer {
         tracing::error!(path = %self.path.display(), error = %first,
             "store commit failed (disk full?): refusing publishes until it can write again");
         let mut failures = 1u32;
+        let mut next_log = 40u32;
         loop {
             refuse_growth(batch);
             // A failed commit may leave redb needing a reopen; the in-flight map may hold the failed batch's
             // changes, so it is rebuilt from what is really on disk.
             self.db = None;
+            *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = None;
             std::thread::sleep(RETRY_PAUSE);
             while *open && batch.len() < MAX_BATCH {
                 match rx.try_recv() {
@@ -155,7 +163,8 @@ impl Writer {
                     return;
                 }
                 Err(e) => {
-                    if failures % 40 == 0 {
+                    if failures >= next_log {
+                        next_log = failures + 40;
                         tracing::error!(path = %self.path.display(), error = %e, failures, "store still failing");
                     }
                     failures += 1;
@@ -173,8 +182,9 @@ impl Writer {
     }
 
     fn reopen(&mut self) -> Result<(), redb::Error> {
-        let db = Database::create(&self.path)?;
+        let db = Arc::new(Database::create(&self.path)?);
         self.inflight = crate::recover::inflight_map(&db)?;
+        *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = Some(db.clone());
         self.db = Some(db);
         Ok(())
     }

@@ -178,6 +178,7 @@ impl BrokerCore {
     /// delivery to a session with an expiry gets a sequence number and is listed in `fanout.durable`.
     pub(crate) fn deliver(&self, session: &Session, delivery: Delivery, fanout: &mut Fanout) -> bool {
         let limits = self.queue_limits();
+        let spills = self.hooks.persistence.spills();
         let mut st = lock(&session.state);
         if st.ended {
             return false;
@@ -197,17 +198,35 @@ impl BrokerCore {
         let record = durable.then(|| delivery.clone());
         let commit = fanout.commit.clone().filter(|_| durable);
         let mut dropped = Vec::new();
-        let queued = match st.queue.push(seq, delivery, commit, &limits, &mut dropped) {
-            Enqueued::Queued => true,
-            Enqueued::DroppedOldest => {
+        // A long queue of an offline session (and everything behind a spilled part) stays on disk only.
+        let spill = durable
+            && delivery.shared.is_none()
+            && spills
+            && (st.spilled > 0 || (!st.online && st.queue.len() >= crate::session::SPILL_AT));
+        let queued = if spill {
+            if st.queue.len() as u64 + st.spilled >= limits.max_messages as u64 {
                 Stats::add(&self.stats.dropped, 1);
-                tracing::debug!(client_id = %session.client_id, "session queue full: oldest message dropped");
+                false
+            } else {
+                st.spilled += 1;
                 true
             }
-            Enqueued::DroppedNew => {
-                Stats::add(&self.stats.dropped, 1);
-                tracing::debug!(client_id = %session.client_id, "session queue full: message dropped");
-                false
+        } else {
+            if durable {
+                st.mem_high = st.mem_high.max(seq);
+            }
+            match st.queue.push(seq, delivery, commit, &limits, &mut dropped) {
+                Enqueued::Queued => true,
+                Enqueued::DroppedOldest => {
+                    Stats::add(&self.stats.dropped, 1);
+                    tracing::debug!(client_id = %session.client_id, "session queue full: oldest message dropped");
+                    true
+                }
+                Enqueued::DroppedNew => {
+                    Stats::add(&self.stats.dropped, 1);
+                    tracing::debug!(client_id = %session.client_id, "session queue full: message dropped");
+                    false
+                }
             }
         };
         if !dropped.is_empty() {

@@ -6,7 +6,7 @@ use super::BrokerCore;
 use crate::message::Message;
 use crate::persistence::SessionRecord;
 use crate::router::SubscriptionEntry;
-use crate::session::{Delivery, Session, Stage, lock};
+use crate::session::{Delivery, SPILL_AT, Session, Stage, lock};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -93,6 +93,7 @@ impl BrokerCore {
             deliveries,
             inbound_qos2,
         } = rs;
+        let spills = self.hooks.persistence.spills();
         let id = self.next_session_id.fetch_add(1, Ordering::Relaxed);
         let session = Arc::new(Session::new(
             id,
@@ -132,6 +133,12 @@ impl BrokerCore {
                     None => queued.push((d.seq, d.delivery)),
                 }
             }
+            // Only the head of a long queue comes back into memory; the rest is read back as it drains.
+            if spills && queued.len() > SPILL_AT {
+                st.spilled = (queued.len() - SPILL_AT) as u64;
+                queued.truncate(SPILL_AT);
+            }
+            st.mem_high = st.inflight_high().max(queued.last().map_or(0, |(seq, _)| *seq));
             for (seq, d) in queued.into_iter().rev() {
                 st.queue.push_front(seq, d);
             }

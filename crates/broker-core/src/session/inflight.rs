@@ -46,6 +46,11 @@ impl Inflight {
         self.entries.iter().position(|e| e.packet_id == id)
     }
 
+    /// Highest durable sequence number in flight (0 if none).
+    pub(crate) fn max_seq(&self) -> u64 {
+        self.entries.iter().map(|e| e.seq).max().unwrap_or(0)
+    }
+
     /// The durable sequence number of the delivery in flight as `id` (0 if it is not stored).
     pub(crate) fn seq_of(&self, id: PacketId) -> u64 {
         self.entries

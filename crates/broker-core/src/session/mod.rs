@@ -132,7 +132,19 @@ pub(crate) struct SessionState {
     pub(crate) will_at: Option<Instant>,
     /// When the offline session expires; `None` while online or for sessions that never expire.
     pub(crate) expires_at: Option<Instant>,
+    /// Stored deliveries beyond the in-memory head of the queue: on disk only, read back by `pull`.
+    pub(crate) spilled: u64,
+    /// Highest sequence number that entered the in-memory queue: spilled rows come after it.
+    pub(crate) mem_high: u64,
+    /// The store's sync point a refill waits for (every spilled row handed to the store is then durable).
+    pub(crate) refill: Option<CommitTicket>,
 }
+
+/// An offline session keeps at most this many deliveries in memory; later stored ones stay on disk until
+/// the queue's head has been sent (a million messages for sleeping clients do not grow memory).
+pub(crate) const SPILL_AT: usize = 1000;
+/// Deliveries read back from the store at a time.
+pub(crate) const SPILL_BATCH: usize = 1000;
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -140,6 +152,13 @@ impl std::fmt::Debug for Session {
             .field("id", &self.id)
             .field("client_id", &self.client_id)
             .finish_non_exhaustive()
+    }
+}
+
+impl SessionState {
+    /// Highest sequence number in flight (0 if none is stored).
+    pub(crate) fn inflight_high(&self) -> u64 {
+        self.inflight.max_seq()
     }
 }
 
@@ -179,6 +198,9 @@ impl Session {
                 will: None,
                 will_at: None,
                 expires_at: None,
+                spilled: 0,
+                mem_high: 0,
+                refill: None,
             }),
         }
     }
@@ -249,6 +271,55 @@ impl SessionHandle {
     /// queued deliveries while fewer than `window` QoS 1/2 are in flight. Expired messages are discarded
     /// ([MQTT-3.3.2-5]).
     pub fn pull(&self, now: Instant, window: usize, out: &mut Vec<Outbound>) -> PullStats {
+        let mut stats = self.pull_once(now, window, out);
+        // A long queue's tail is on disk: read the next part back once the store has all of it.
+        if self.refill(now) {
+            stats.expired += self.pull_once(now, window, out).expired;
+        }
+        stats
+    }
+
+    /// Reads the next part of a spilled queue back once the in-memory head is empty and the store's sync
+    /// point is reached (so every spilled row is there); true if deliveries were added.
+    fn refill(&self, now: Instant) -> bool {
+        let (pending, notifier, after) = {
+            let Some(st) = self.state() else { return false };
+            if st.spilled == 0 || st.queue.len() > 0 {
+                return false;
+            }
+            (st.refill.clone(), st.notifier.clone(), st.mem_high)
+        };
+        let store = &self.session.store;
+        match pending {
+            None => {
+                if let Some(t) = store.sync_point() {
+                    if let Some(mut st) = self.state() {
+                        st.refill = Some(t.clone());
+                    }
+                    if let Some(n) = notifier {
+                        t.add_watcher(n);
+                    }
+                    if !t.is_done() {
+                        return false;
+                    }
+                }
+            }
+            Some(t) if !t.is_done() => return false,
+            Some(_) => {}
+        }
+        let (rows, skipped) = store.load_queued(&self.session.client_id, after, SPILL_BATCH, now);
+        let Some(mut st) = self.state() else { return false };
+        st.refill = None;
+        let n = rows.len();
+        for (seq, d) in rows {
+            st.mem_high = st.mem_high.max(seq);
+            st.queue.push_loaded(seq, d);
+        }
+        st.spilled = st.spilled.saturating_sub((n + skipped) as u64);
+        n > 0
+    }
+
+    fn pull_once(&self, now: Instant, window: usize, out: &mut Vec<Outbound>) -> PullStats {
         let mut stats = PullStats::default();
         let mut sent = Vec::new();
         let mut expired = Vec::new();

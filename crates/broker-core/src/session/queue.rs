@@ -102,6 +102,16 @@ impl OutQueue {
         });
     }
 
+    /// Appends a delivery read back from the store; ignores the limits, as it was admitted once.
+    pub(crate) fn push_loaded(&mut self, seq: u64, delivery: Delivery) {
+        self.bytes += delivery.msg.size();
+        self.items.push_back(Queued {
+            seq,
+            delivery,
+            commit: None,
+        });
+    }
+
     /// Takes the oldest delivery with its sequence number.
     pub(crate) fn pop(&mut self) -> Option<(u64, Delivery)> {
         let q = self.items.pop_front()?;
