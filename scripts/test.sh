@@ -10,5 +10,6 @@ fi
 bash crates/auth/tests/mosquitto_passwd.sh
 bash conformance/browser/run.sh
 bash conformance/mqttsn/run.sh
+bash conformance/quic/run.sh
 # The conformance suite against Tern (every transport) and Mosquitto (expected verdicts committed).
 bash conformance/run.sh
