@@ -12,6 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+/// Deliveries of an offline session kept in memory when the store can hold the rest
+/// ([`Persistence::spills`]): the head of the queue; later ones are read back as it drains.
+pub const QUEUE_HEAD: usize = 1000;
+
 /// Called when a commit completes; the connection's notifier, so the shell polls and sends the parked ack.
 pub type CommitWaker = Arc<dyn Fn() + Send + Sync>;
 

@@ -2,6 +2,7 @@
 //! [`Recovered`] picture. A row that does not decode is corruption: the store is refused, never skipped
 //! over silently.
 
+use crate::codec::PACKET_ID_AT;
 use crate::codec::{decode_delivery, decode_retained, decode_session, unix_ms_now};
 use crate::error::StoreError;
 use crate::tables::{FORMAT_KEY, INBOUND, META, QUEUE, RETAINED, SESSIONS};
@@ -11,12 +12,21 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tern_broker_core::persistence::QUEUE_HEAD;
 use tern_broker_core::{Recovered, RecoveredDelivery, RecoveredSession};
 
 /// The in-flight map the writer needs: (client id, packet id) → sequence number.
 pub(crate) type InflightMap = HashMap<(Arc<str>, u16), u64>;
 
-/// Opens (creating if needed) the database at `path` and checks its format version.
+/// redb's page cache: bounded, so a long offline queue on disk does not come back as memory.
+const CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Opens (or creates) the file with Tern's settings.
+pub(crate) fn create(path: &Path) -> Result<Database, redb::DatabaseError> {
+    Database::builder().set_cache_size(CACHE_BYTES).create(path)
+}
+
+/// Opens (or creates) the database at `path` and checks its format version.
 pub(crate) fn open_db(path: &Path) -> Result<Database, StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
@@ -25,7 +35,7 @@ pub(crate) fn open_db(path: &Path) -> Result<Database, StoreError> {
         })?;
     }
     let existed = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
-    let db = Database::create(path).map_err(|e| StoreError::from_redb(path, e))?;
+    let db = create(path).map_err(|e| StoreError::from_redb(path, e))?;
     let found = {
         let txn = db.begin_read().map_err(|e| StoreError::from_redb(path, e))?;
         match txn.open_table(META) {
@@ -115,6 +125,7 @@ pub(crate) fn read_all(
             offline_for,
             deliveries: Vec::new(),
             inbound_qos2: Vec::new(),
+            spilled: 0,
         });
     }
     let mut inflight = InflightMap::new();
@@ -126,6 +137,18 @@ pub(crate) fn read_all(
         let Some(s) = recovered.sessions.get_mut(i) else {
             continue;
         };
+        // Past the head, unsent rows stay on disk: counted, not read (the core reads them back later).
+        let sent = v
+            .value()
+            .get(PACKET_ID_AT..PACKET_ID_AT + 2)
+            .is_some_and(|b| b != [0, 0]);
+        if !sent
+            && s.deliveries.len()
+                >= QUEUE_HEAD + s.deliveries.iter().filter(|d| d.packet_id.is_some()).count()
+        {
+            s.spilled += 1;
+            continue;
+        }
         let decoded = decode_delivery(v.value(), now, now_ms)
             .map_err(|e| corrupt(format!("queue row {client:?}/{seq}: {e}")))?;
         // Expired while the broker was down: dropped as it would have been at delivery.

@@ -182,7 +182,7 @@ impl Writer {
     }
 
     fn reopen(&mut self) -> Result<(), redb::Error> {
-        let db = Arc::new(Database::create(&self.path)?);
+        let db = Arc::new(crate::recover::create(&self.path)?);
         self.inflight = crate::recover::inflight_map(&db)?;
         *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = Some(db.clone());
         self.db = Some(db);

@@ -35,6 +35,8 @@ pub struct RecoveredSession {
     pub deliveries: Vec<RecoveredDelivery>,
     /// Inbound QoS 2 packet ids awaiting PUBREL.
     pub inbound_qos2: Vec<u16>,
+    /// Queued rows left on disk after `deliveries` (the store read only the head of a long queue).
+    pub spilled: u64,
 }
 
 /// One stored delivery of a recovered session.
@@ -73,7 +75,7 @@ impl BrokerCore {
         for rs in recovered.sessions {
             counts.sessions += 1;
             counts.subscriptions += rs.record.subscriptions.len();
-            counts.deliveries += rs.deliveries.len();
+            counts.deliveries += rs.deliveries.len() + rs.spilled as usize;
             self.restore_session(rs, now);
         }
         let mut retained = lock(&self.retained);
@@ -92,6 +94,7 @@ impl BrokerCore {
             offline_for,
             deliveries,
             inbound_qos2,
+            spilled,
         } = rs;
         let spills = self.hooks.persistence.spills();
         let id = self.next_session_id.fetch_add(1, Ordering::Relaxed);
@@ -134,8 +137,9 @@ impl BrokerCore {
                 }
             }
             // Only the head of a long queue comes back into memory; the rest is read back as it drains.
+            st.spilled = spilled;
             if spills && queued.len() > SPILL_AT {
-                st.spilled = (queued.len() - SPILL_AT) as u64;
+                st.spilled += (queued.len() - SPILL_AT) as u64;
                 queued.truncate(SPILL_AT);
             }
             st.mem_high = st.inflight_high().max(queued.last().map_or(0, |(seq, _)| *seq));

@@ -142,7 +142,7 @@ pub(crate) struct SessionState {
 
 /// An offline session keeps at most this many deliveries in memory; later stored ones stay on disk until
 /// the queue's head has been sent (a million messages for sleeping clients do not grow memory).
-pub(crate) const SPILL_AT: usize = 1000;
+pub(crate) const SPILL_AT: usize = crate::persistence::QUEUE_HEAD;
 /// Deliveries read back from the store at a time.
 pub(crate) const SPILL_BATCH: usize = 1000;
 
