@@ -109,6 +109,13 @@ pub fn run(cmd: StoreCommand, config: &Config, data_dir: &Path) -> Result<()> {
     let path = store_path(config, data_dir);
     match cmd {
         StoreCommand::Check => {
+            if !path.exists() {
+                println!(
+                    "{}: no store yet (tern creates it when it starts)",
+                    path.display()
+                );
+                return Ok(());
+            }
             let s = Store::check(&path)?;
             println!(
                 "{}: OK (format {}): {} sessions, {} queued or in-flight messages, {} retained, {} inbound QoS 2 ids",
