@@ -128,6 +128,10 @@ pub fn run(cmd: StoreCommand, config: &Config, data_dir: &Path) -> Result<()> {
             );
             Ok(())
         }
+        StoreCommand::Recover if !path.exists() => {
+            println!("{}: no store; nothing to recover", path.display());
+            Ok(())
+        }
         StoreCommand::Recover => match Store::check(&path) {
             Ok(_) => {
                 println!("{}: opens fine; nothing to recover", path.display());
