@@ -46,15 +46,16 @@ pub mod session;
 pub mod stats;
 
 pub use crate::core::{
-    AttachRequest, Attached, BrokerCore, DetachKind, Fanout, Hooks, PublishError, PublishOutcome,
-    Recovered, RecoveredDelivery, RecoveredSession, RestoreCounts, SubscribeError, SubscribeRequest,
+    AttachRequest, Attached, BrokerCore, DetachKind, Fanout, Hooks, PublishError, PublishOutcome, Recovered,
+    RecoveredDelivery, RecoveredSession, RestoreCounts, SubscribeError, SubscribeRequest,
 };
 pub use config::{CoreConfig, QueueDropPolicy};
 pub use connection::Violation;
 pub use connection::{ConnMeta, MqttConnection, TransportKind};
 pub use message::{Message, SessionId};
 pub use persistence::{
-    Accepted, CommitTicket, DurableDelivery, MemoryPersistence, Persistence, SessionRecord, SubscriptionRecord,
+    Accepted, CommitTicket, DurableDelivery, MemoryPersistence, Persistence, SessionRecord,
+    SubscriptionRecord,
 };
 pub use policy::{AllowAll, AuthPolicy, Identity};
 pub use session::{Delivery, Notifier, Outbound, PullStats, SessionHandle, WillMessage};

@@ -50,7 +50,10 @@ impl TlsOptions {
             (Some(cert), Some(key)) => {
                 let chain = read_certs(cert)?;
                 let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-                    ClientError::invalid_argument(format!("cannot read the private key {}: {e}", key.display()))
+                    ClientError::invalid_argument(format!(
+                        "cannot read the private key {}: {e}",
+                        key.display()
+                    ))
                 })?;
                 builder
                     .with_client_auth_cert(chain, key)
@@ -91,7 +94,9 @@ impl TlsOptions {
 fn read_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, ClientError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| ClientError::invalid_argument(format!("cannot read certificates from {}: {e}", path.display())))?;
+        .map_err(|e| {
+            ClientError::invalid_argument(format!("cannot read certificates from {}: {e}", path.display()))
+        })?;
     if certs.is_empty() {
         return Err(ClientError::invalid_argument(format!(
             "{} holds no PEM certificate",

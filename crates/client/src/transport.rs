@@ -296,9 +296,6 @@ mod tests {
             .await
             .err()
             .expect("must not succeed");
-        assert!(
-            matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Io),
-            "{e}"
-        );
+        assert!(matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Io), "{e}");
     }
 }

@@ -19,8 +19,16 @@ pub(crate) async fn upgrade<S>(io: S, url: &ServerUrl) -> Result<BoxStream, Clie
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let path = if url.path().is_empty() { "/mqtt" } else { url.path() };
-    let scheme = if url.transport() == crate::Transport::Wss { "wss" } else { "ws" };
+    let path = if url.path().is_empty() {
+        "/mqtt"
+    } else {
+        url.path()
+    };
+    let scheme = if url.transport() == crate::Transport::Wss {
+        "wss"
+    } else {
+        "ws"
+    };
     let host = if url.host().contains(':') {
         format!("[{}]", url.host())
     } else {
@@ -57,7 +65,11 @@ fn to_io(e: WsError) -> io::Error {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         loop {
             if !this.pending.is_empty() {

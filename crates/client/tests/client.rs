@@ -300,7 +300,9 @@ async fn refused_tcp_connection_is_an_io_error() {
 #[tokio::test]
 async fn tls_and_websocket_to_a_closed_port_are_io_errors() {
     for url in ["mqtts://127.0.0.1:1", "ws://127.0.0.1:1", "wss://127.0.0.1:1"] {
-        let err = Client::connect(ConnectOptions::new(url)).await.expect_err("refused");
+        let err = Client::connect(ConnectOptions::new(url))
+            .await
+            .expect_err("refused");
         assert_eq!(err.kind(), ErrorKind::Io, "{url}: {err}");
     }
 }

@@ -64,7 +64,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Serve => serve::run(load_config(cli.config.as_deref())?),
         Command::Store(cmd) => {
             let config = load_config(cli.config.as_deref())?;
-            let data_dir = config.data_dir.clone().unwrap_or_else(|| PathBuf::from("tern-data"));
+            let data_dir = config
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("tern-data"));
             store::run(cmd, &config, &data_dir)
         }
         Command::Passwd(args) => cli::passwd::run(args),

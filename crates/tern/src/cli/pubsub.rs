@@ -293,13 +293,12 @@ pub async fn run_pub(args: PubArgs) -> Result<()> {
                     }
                 }
                 // Keep the pipeline bounded: settle the oldest once many are outstanding.
-                if pending.len() >= 256 {
-                    if let Some(p) = pending.pop_front() {
-                        if let Err(e) = check_outcome(p.wait().await) {
-                            result = Err(e);
-                            break;
-                        }
-                    }
+                if pending.len() >= 256
+                    && let Some(p) = pending.pop_front()
+                    && let Err(e) = check_outcome(p.wait().await)
+                {
+                    result = Err(e);
+                    break;
                 }
             }
             while let Some(p) = pending.pop_front() {

@@ -132,10 +132,10 @@ fn publisher(port: u16, id: &str, topic: &str, qos: QoS, stop: &AtomicBool) -> H
             };
             match p {
                 Packet::PubAck(a) => {
-                    if let Some((n, _)) = pending.remove(&a.packet_id.get()) {
-                        if a.reason_code.is_success() {
-                            acked.insert(n);
-                        }
+                    if let Some((n, _)) = pending.remove(&a.packet_id.get())
+                        && a.reason_code.is_success()
+                    {
+                        acked.insert(n);
                     }
                 }
                 Packet::PubRec(a) => {
@@ -245,10 +245,10 @@ fn subscriber(
                 }
                 _ => None,
             };
-            if let Some(r) = reply {
-                if c.send(&r).is_err() {
-                    continue 'conn;
-                }
+            if let Some(r) = reply
+                && c.send(&r).is_err()
+            {
+                continue 'conn;
             }
         }
     }
