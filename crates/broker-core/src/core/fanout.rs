@@ -16,8 +16,11 @@ pub struct Fanout {
     pub(crate) durable: Vec<DurableDelivery>,
     /// Stored rows dropped from full queues, reported to the persistence hook after the locks are released.
     pub(crate) dropped: Vec<(Arc<str>, Vec<u64>)>,
-    /// The commit the publish in progress waits for; stored deliveries carry it and are held until it is done.
+    /// The commit the publish in progress waits for, made by its first durable copy; stored deliveries carry
+    /// it and are held until it is done.
     pub(crate) commit: Option<CommitTicket>,
+    /// Whether the publish in progress goes through the persistence hook (not for `$SYS`).
+    pub(crate) persist: bool,
     wake: Vec<(SessionId, Notifier)>,
 }
 

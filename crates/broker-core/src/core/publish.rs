@@ -103,18 +103,25 @@ impl BrokerCore {
             }
         }
         fanout.durable.clear();
-        let core_ticket = CommitTicket::new();
-        fanout.commit = persist.then(|| core_ticket.clone());
-        let matched = self.route_message(&msg, now, fanout);
+        // The commit ticket (an allocation) is made only when something has to wait for the store: the first
+        // copy queued for a durable session makes it (see `deliver`), a retained change or an inbound QoS 2
+        // id below. Every QoS 0 message to online subscribers goes without one.
+        fanout.persist = persist;
         fanout.commit = None;
+        let matched = self.route_message(&msg, now, fanout);
+        fanout.persist = false;
+        let made = fanout.commit.take();
         let mut outcome = PublishOutcome {
             matched,
             commit: None,
         };
         self.report_dropped(fanout);
         if !(persist && (retained_changed || !fanout.durable.is_empty() || inbound_qos2.is_some())) {
-            core_ticket.complete();
+            if let Some(ticket) = made {
+                ticket.complete();
+            }
         } else {
+            let core_ticket = made.unwrap_or_default();
             let ticket = self.hooks.persistence.message_accepted(&Accepted {
                 msg: &msg,
                 ticket: &core_ticket,
@@ -196,7 +203,8 @@ impl BrokerCore {
             0
         };
         let record = durable.then(|| delivery.clone());
-        let commit = fanout.commit.clone().filter(|_| durable);
+        let commit =
+            (durable && fanout.persist).then(|| fanout.commit.get_or_insert_with(CommitTicket::new).clone());
         let mut dropped = Vec::new();
         // A long queue of an offline session (and everything behind a spilled part) stays on disk only.
         let spill = durable
