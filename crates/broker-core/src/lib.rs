@@ -20,8 +20,9 @@
 //!   [`StatsSnapshot::dropped`] and logged at debug.
 //! - Retained store full: a 5.0 QoS 1/2 publish is refused as a whole with Quota exceeded (0x97); QoS 0 and
 //!   3.x publishes are routed but not retained (warned).
-//! - Clients may not publish to `$`-topics: 5.0 acks carry Not authorized (0x87); 3.x acks normally and
-//!   drops the message (as Mosquitto does for `$SYS`).
+//! - Clients may not publish to `$SYS` (the broker's) or `$share/...` (a subscription form): 5.0 acks carry
+//!   Not authorized (0x87); 3.x acks normally and drops the message (as Mosquitto does for `$SYS`). Other
+//!   `$` topics (such as cloud-style `$aws/...`) belong to applications; leading wildcards never match them.
 //! - Keep alive above `max_keepalive` (or 0) is replaced through Server Keep Alive on 5.0; 3.x clients
 //!   cannot be told, so their own value stands.
 //! - Session takeover publishes the old connection's will at once if its delay is 0; a delayed will is

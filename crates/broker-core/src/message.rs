@@ -49,3 +49,10 @@ impl Message {
         self.topic.len() + self.payload.len()
     }
 }
+
+/// True for topics clients may not publish to: `$SYS` is the broker's own ([MQTT-4.7.2-1] reserves `$`
+/// topics for server use; Tern claims `$SYS` and leaves other `$` prefixes, such as cloud-style `$aws/...`, to
+/// applications), and `$share/...` names a subscription form, not a topic.
+pub fn is_reserved_topic(topic: &str) -> bool {
+    topic == "$SYS" || topic.starts_with("$SYS/") || topic.starts_with("$share/")
+}

@@ -87,8 +87,8 @@ impl MqttConnection {
             p.topic.len() > cfg.max_topic_length || p.topic.split('/').count() > cfg.max_topic_levels;
         let refused = if too_long {
             Some(ReasonCode::TopicNameInvalid)
-        } else if p.topic.starts_with('$') {
-            // Clients may not publish into `$` topics ($SYS is ours): refused like an unauthorized publish.
+        } else if crate::message::is_reserved_topic(&p.topic) {
+            // Clients may not publish into `$SYS` (ours) or `$share/`: refused like an unauthorized publish.
             Some(ReasonCode::NotAuthorized)
         } else if !self.core.hooks.policy.authorize_publish(&self.identity, &p.topic) {
             Stats::add(&self.core.stats.publish_denied, 1);

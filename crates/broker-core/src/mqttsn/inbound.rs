@@ -47,7 +47,7 @@ impl SnGateway {
         Stats::add(&self.core.stats.messages_in, 1);
         let topic = self.naming.mount(name);
         let cfg = &self.core.config;
-        if topic.starts_with('$')
+        if crate::message::is_reserved_topic(&topic)
             || topic.len() > cfg.max_topic_length
             || topic.split('/').count() > cfg.max_topic_levels
             || (retain && !cfg.retain_available)

@@ -155,6 +155,21 @@ fn publish_to_dollar_topic_refused() {
 }
 
 #[test]
+fn other_dollar_topics_are_the_applications_but_hidden_from_leading_wildcards() {
+    let w = World::quiet();
+    let mut all = w.connect5("all", true, 0);
+    all.subscribe("#", QoS::AtLeastOnce);
+    let mut app = w.connect5("app", true, 0);
+    app.subscribe("$aws/things/+/shadow", QoS::AtLeastOnce);
+    let mut p = w.connect5("p", true, 0);
+    p.publish("$aws/things/t1/shadow", "s", QoS::AtLeastOnce, 1);
+    assert!(matches!(&p.recv()[..], [Packet::PubAck(a)] if a.reason_code == ReasonCode::Success));
+    assert_eq!(app.publishes().len(), 1);
+    // [MQTT-4.7.2-1]: a filter starting with a wildcard does not match a topic starting with `$`.
+    assert!(all.publishes().iter().all(|m| !m.topic.starts_with('$')));
+}
+
+#[test]
 fn v311_qos1_ack_has_no_reason() {
     let w = World::quiet();
     let mut p = w.connect311("p", true);
