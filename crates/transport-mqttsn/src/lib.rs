@@ -132,7 +132,7 @@ impl SnFrontend {
                         match r {
                             Ok((n, peer)) => {
                                 let now = Instant::now();
-                                if limiter.allow(now, peer, gw.is_known(peer)) {
+                                if limiter.allow(now, peer, gw.clients_at(peer)) {
                                     let d = Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
                                     gw.handle_datagram(now, peer, d);
                                 } else {

@@ -10,8 +10,8 @@ use support::{Sensor, WAIT, connect_msg, mqtt5, mqtt5_ws, start};
 use tern_client::filter;
 use tern_mqtt_codec::QoS as MqttQoS;
 use tern_mqttsn_codec::{
-    Disconnect, Message, PingReq, PubAck, Publish, QoS, RegAck, Register, ReturnCode, SearchGw, Subscribe,
-    Topic, TopicFilter, Utf8Bytes, WillMsg, WillTopic,
+    Disconnect, Encapsulated, Message, PingReq, PubAck, Publish, QoS, RegAck, Register, ReturnCode, SearchGw,
+    Subscribe, Topic, TopicFilter, Utf8Bytes, WillMsg, WillTopic,
 };
 use tern_transport_mqttsn::SnConfig;
 
@@ -341,4 +341,113 @@ async fn discovery_and_hostile_input() {
     assert_eq!(junk.recv().await, Message::Disconnect(Disconnect::default()));
     s.send(&Message::PingReq(PingReq::default())).await;
     assert_eq!(s.recv().await, Message::PingResp);
+}
+
+/// A fake forwarder: wraps a node's messages in Encapsulated Messages and unwraps the gateway's.
+struct Forwarder {
+    socket: Sensor,
+}
+
+impl Forwarder {
+    async fn send(&self, node: &[u8], msg: Message) {
+        self.socket
+            .send(&Message::Encapsulated(Encapsulated {
+                radius: 0,
+                wireless_node_id: Bytes::copy_from_slice(node),
+                message: Box::new(msg),
+            }))
+            .await;
+    }
+
+    /// The next message from the gateway, which must be encapsulated for `node`.
+    async fn recv(&self, node: &[u8]) -> Message {
+        match self.socket.recv().await {
+            Message::Encapsulated(e) => {
+                assert_eq!(&e.wireless_node_id[..], node);
+                assert_eq!(e.radius, tern_broker_core::mqttsn::FORWARD_RADIUS);
+                *e.message
+            }
+            other => panic!("encapsulated message expected, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn forwarded_node_qos1_publish_reaches_mqtt5_client_and_back() {
+    let stack = start(SnConfig::default()).await;
+    let mut sub = mqtt5(&stack, "tcp-fwd-sub").await;
+    sub.subscribe([filter("mesh/#", MqttQoS::AtLeastOnce)])
+        .await
+        .unwrap();
+    let fwd = Forwarder {
+        socket: Sensor::new(stack.sn).await,
+    };
+    let node: &[u8] = &[0xBE, 0xEF];
+    fwd.send(node, connect_msg("mesh-node", true, false, 30)).await;
+    assert!(matches!(fwd.recv(node).await, Message::ConnAck { return_code } if return_code.is_accepted()));
+    fwd.send(
+        node,
+        Message::Register(Register {
+            topic_id: 0,
+            msg_id: 1,
+            topic_name: Utf8Bytes::from_static("mesh/temp"),
+        }),
+    )
+    .await;
+    let id = match fwd.recv(node).await {
+        Message::RegAck(a) if a.return_code.is_accepted() => a.topic_id,
+        other => panic!("REGACK expected, got {other:?}"),
+    };
+    fwd.send(node, sn_publish(Topic::Id(id), QoS::AtLeastOnce, 5, b"19.0"))
+        .await;
+    assert_eq!(
+        fwd.recv(node).await,
+        Message::PubAck(PubAck {
+            topic_id: id,
+            msg_id: 5,
+            return_code: ReturnCode::Accepted
+        })
+    );
+    let got = tokio::time::timeout(WAIT, sub.recv()).await.unwrap().unwrap();
+    assert_eq!(
+        (got.topic.as_str(), &got.payload[..], got.qos),
+        ("mesh/temp", &b"19.0"[..], MqttQoS::AtLeastOnce)
+    );
+
+    // And back: the MQTT client publishes to the node's short topic; the forwarder gets it wrapped.
+    fwd.send(
+        node,
+        Message::Subscribe(Subscribe {
+            dup: false,
+            qos: QoS::AtLeastOnce,
+            msg_id: 2,
+            topic: TopicFilter::Short(*b"mc"),
+        }),
+    )
+    .await;
+    assert!(matches!(fwd.recv(node).await, Message::SubAck(a) if a.return_code.is_accepted()));
+    sub.publish("mc", &b"blink"[..], MqttQoS::AtLeastOnce, false)
+        .await
+        .unwrap();
+    let p = match fwd.recv(node).await {
+        Message::Publish(p) => p,
+        other => panic!("PUBLISH expected, got {other:?}"),
+    };
+    assert_eq!(
+        (p.topic, p.qos, &p.payload[..]),
+        (Topic::Short(*b"mc"), QoS::AtLeastOnce, &b"blink"[..])
+    );
+    fwd.send(
+        node,
+        Message::PubAck(PubAck {
+            topic_id: 0,
+            msg_id: p.msg_id,
+            return_code: ReturnCode::Accepted,
+        }),
+    )
+    .await;
+    assert!(
+        fwd.socket.recv_within(Duration::from_millis(300)).await.is_none(),
+        "acknowledged: no retransmission"
+    );
 }

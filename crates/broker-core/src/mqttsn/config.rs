@@ -26,6 +26,9 @@ pub struct SnConfig {
     /// Most clients (connected, asleep or connecting) the gateway tracks; CONNECT beyond it gets CONNACK
     /// "rejected: congestion".
     pub max_clients: usize,
+    /// Clients tracked behind one forwarder (distinct wireless node ids in its Encapsulated Messages); a
+    /// CONNECT from a further node gets CONNACK "rejected: congestion". They count toward `max_clients` too.
+    pub max_nodes_per_forwarder: usize,
     /// Messages buffered for one sleeping client; the oldest is dropped beyond it.
     pub sleep_buffer: usize,
     /// Tretry: how long to wait for an acknowledgement before retransmitting.
@@ -52,6 +55,7 @@ impl Default for SnConfig {
             client_id_prefix: String::new(),
             mountpoint: String::new(),
             max_clients: 10_000,
+            max_nodes_per_forwarder: 1000,
             sleep_buffer: 100,
             retry_interval: Duration::from_secs(10),
             max_retries: 5,

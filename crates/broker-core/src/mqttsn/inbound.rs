@@ -2,6 +2,7 @@
 //! acknowledgements of our deliveries, REGISTER/REGACK, SUBSCRIBE/UNSUBSCRIBE by name, short name and
 //! predefined id.
 
+use super::SnPeer;
 use super::client::{Awaiting, SnClient};
 use super::topics::{short_name, valid_topic_name};
 use super::{SnGateway, broker_qos, sn_qos};
@@ -12,7 +13,6 @@ use crate::policy::Identity;
 use crate::session::Outbound;
 use crate::stats::Stats;
 use bytes::Bytes;
-use std::net::SocketAddr;
 use std::num::NonZeroU16;
 use std::sync::Arc;
 use std::time::Instant;
@@ -71,7 +71,7 @@ impl SnGateway {
         }
     }
 
-    pub(super) fn on_publish(&mut self, now: Instant, peer: SocketAddr, c: &mut SnClient, p: Publish) {
+    pub(super) fn on_publish(&mut self, now: Instant, peer: &SnPeer, c: &mut SnClient, p: Publish) {
         let topic_id = u16::from_be_bytes(p.topic.to_wire());
         let reject = |gw: &mut SnGateway, rc| {
             let ack = SnMessage::PubAck(PubAck {
@@ -169,7 +169,7 @@ impl SnGateway {
         self.mark_ready(c.token);
     }
 
-    pub(super) fn on_pubrec(&mut self, now: Instant, peer: SocketAddr, c: &mut SnClient, msg_id: u16) {
+    pub(super) fn on_pubrec(&mut self, now: Instant, peer: &SnPeer, c: &mut SnClient, msg_id: u16) {
         let (Some(s), Some(id)) = (&c.session, NonZeroU16::new(msg_id)) else {
             return;
         };
@@ -191,7 +191,7 @@ impl SnGateway {
         });
     }
 
-    pub(super) fn on_pubrel(&mut self, peer: SocketAddr, c: &mut SnClient, msg_id: u16) {
+    pub(super) fn on_pubrel(&mut self, peer: &SnPeer, c: &mut SnClient, msg_id: u16) {
         if let (Some(s), Some(id)) = (&c.session, NonZeroU16::new(msg_id)) {
             s.qos2_released(id);
         }
@@ -216,7 +216,7 @@ impl SnGateway {
         }
     }
 
-    pub(super) fn on_register(&mut self, peer: SocketAddr, c: &mut SnClient, r: Register) {
+    pub(super) fn on_register(&mut self, peer: &SnPeer, c: &mut SnClient, r: Register) {
         let name = r.topic_name.as_str();
         let (topic_id, rc) = if !valid_topic_name(name) || name.len() > self.core.config.max_topic_length {
             (0, ReturnCode::NotSupported)
@@ -292,7 +292,7 @@ impl SnGateway {
         }
     }
 
-    pub(super) fn on_subscribe(&mut self, now: Instant, peer: SocketAddr, c: &mut SnClient, s: Subscribe) {
+    pub(super) fn on_subscribe(&mut self, now: Instant, peer: &SnPeer, c: &mut SnClient, s: Subscribe) {
         let qos = broker_qos(s.qos);
         let result = self.resolve_filter(c, &s.topic).and_then(|(filter, topic_id)| {
             let Some(session) = c.session.clone() else {
@@ -339,7 +339,7 @@ impl SnGateway {
         self.send(peer, &SnMessage::SubAck(ack));
     }
 
-    pub(super) fn on_unsubscribe(&mut self, peer: SocketAddr, c: &mut SnClient, u: Unsubscribe) {
+    pub(super) fn on_unsubscribe(&mut self, peer: &SnPeer, c: &mut SnClient, u: Unsubscribe) {
         if let (Ok((filter, _)), Some(session)) = (self.resolve_filter(c, &u.topic), c.session.clone()) {
             let mounted = self.naming.mount(&filter);
             self.core.unsubscribe(&session, &mounted);

@@ -2,12 +2,12 @@
 //! updates, DISCONNECT (leaving or going to sleep), PINGREQ (keep alive or waking), and the timers that
 //! declare a client lost.
 
+use super::SnPeer;
 use super::client::{PendingConnect, SnClient, SnClientState, SnWill, WillStep};
 use super::topics::valid_topic_name;
 use super::{Leave, SnGateway};
 use crate::core::AttachRequest;
 use crate::stats::Stats;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tern_mqttsn_codec::{
@@ -16,24 +16,22 @@ use tern_mqttsn_codec::{
 
 impl SnGateway {
     /// Routes a decoded message to its handler by sender and type.
-    pub(super) fn dispatch(&mut self, now: Instant, peer: SocketAddr, msg: SnMessage) {
+    pub(super) fn dispatch(&mut self, now: Instant, peer: &SnPeer, msg: SnMessage) {
         match msg {
             SnMessage::SearchGw(_) => return self.send_gwinfo(peer),
             SnMessage::Advertise(_) | SnMessage::GwInfo(_) => return,
             SnMessage::Connect(c) => return self.on_connect(now, peer, c),
-            SnMessage::PingReq(p) if !self.clients.contains_key(&peer) => {
+            SnMessage::PingReq(p) if !self.clients.contains_key(peer) => {
                 return self.on_wake_elsewhere(now, peer, p);
             }
             SnMessage::Publish(p) if p.qos == SnQoS::MinusOne => {
                 return self.on_publish_minus_one(now, peer, p);
             }
-            SnMessage::Encapsulated(_) => {
-                tracing::debug!(%peer, "encapsulated (forwarder) messages are not supported, dropped");
-                return;
-            }
+            // Unwrapped by `handle_datagram`; the codec refuses an envelope inside another.
+            SnMessage::Encapsulated(_) => return,
             _ => {}
         }
-        let Some(mut c) = self.clients.remove(&peer) else {
+        let Some(mut c) = self.clients.remove(peer) else {
             // [MQTT-SN 1.2 §6.14] a message that needs a connection from an unknown address: tell it to
             // connect again.
             self.stats.unknown_peer += 1;
@@ -51,7 +49,7 @@ impl SnGateway {
     fn handle_client_message(
         &mut self,
         now: Instant,
-        peer: SocketAddr,
+        peer: &SnPeer,
         c: &mut SnClient,
         msg: SnMessage,
     ) -> bool {
@@ -116,29 +114,33 @@ impl SnGateway {
         true
     }
 
-    fn connack(&mut self, peer: SocketAddr, rc: ReturnCode) {
+    fn connack(&mut self, peer: &SnPeer, rc: ReturnCode) {
         self.send(peer, &SnMessage::ConnAck { return_code: rc });
     }
 
-    fn on_connect(&mut self, now: Instant, peer: SocketAddr, connect: Connect) {
+    fn on_connect(&mut self, now: Instant, peer: &SnPeer, connect: Connect) {
         let id = connect.client_id.as_str();
         if id.is_empty() || id.len() > self.config.max_client_id_len {
             tracing::info!(%peer, "CONNECT refused: client id empty or too long");
             return self.connack(peer, ReturnCode::NotSupported);
         }
         let full_id = format!("{}{}", self.config.client_id_prefix, id);
-        let identity = match self.core.hooks.policy.authenticate_sn(&full_id, peer) {
+        let identity = match self.core.hooks.policy.authenticate_sn(&full_id, peer.addr()) {
             Ok(i) => i,
             Err(code) => {
                 tracing::info!(%peer, client_id = id, reason = %code, "CONNECT refused by policy");
                 return self.connack(peer, ReturnCode::NotSupported);
             }
         };
-        let existing = self.clients.remove(&peer);
+        let existing = self.clients.remove(peer);
         let full = self.clients.len() >= self.config.max_clients
             || Stats::get(&self.core.stats.connections) >= self.core.config.max_connections as u64;
         if self.core.is_shutting_down() || (existing.is_none() && full) {
             tracing::warn!(%peer, "CONNECT refused: gateway at capacity");
+            return self.connack(peer, ReturnCode::Congestion);
+        }
+        if existing.is_none() && !self.forwarder_has_room(peer) {
+            tracing::warn!(%peer, "CONNECT refused: forwarder carries max_nodes_per_forwarder clients");
             return self.connack(peer, ReturnCode::Congestion);
         }
         let mut c = match existing {
@@ -160,7 +162,7 @@ impl SnGateway {
                 }
                 let token = self.next_token;
                 self.next_token += 1;
-                self.tokens.insert(token, peer);
+                self.bind_token(token, peer);
                 SnClient::new(token, Arc::from(id), now, self.config.connect_timeout)
             }
         };
@@ -185,7 +187,7 @@ impl SnGateway {
     fn on_will_topic(
         &mut self,
         now: Instant,
-        peer: SocketAddr,
+        peer: &SnPeer,
         c: &mut SnClient,
         topic: Option<tern_mqttsn_codec::WillTopic>,
     ) -> bool {
@@ -220,13 +222,7 @@ impl SnGateway {
         true
     }
 
-    fn on_will_msg(
-        &mut self,
-        now: Instant,
-        peer: SocketAddr,
-        c: &mut SnClient,
-        payload: bytes::Bytes,
-    ) -> bool {
+    fn on_will_msg(&mut self, now: Instant, peer: &SnPeer, c: &mut SnClient, payload: bytes::Bytes) -> bool {
         let Some(pending) = c.connect.clone() else {
             return true;
         };
@@ -240,7 +236,7 @@ impl SnGateway {
     }
 
     /// Attaches the client to its broker session and answers CONNACK.
-    fn complete_connect(&mut self, now: Instant, peer: SocketAddr, c: &mut SnClient, p: &PendingConnect) {
+    fn complete_connect(&mut self, now: Instant, peer: &SnPeer, c: &mut SnClient, p: &PendingConnect) {
         let client_id: Arc<str> = Arc::from(format!("{}{}", self.config.client_id_prefix, c.client_id));
         let expiry_interval = if p.clean_session {
             0
@@ -282,7 +278,7 @@ impl SnGateway {
         self.mark_ready(c.token);
     }
 
-    fn on_disconnect(&mut self, now: Instant, peer: SocketAddr, c: &mut SnClient, d: Disconnect) -> bool {
+    fn on_disconnect(&mut self, now: Instant, peer: &SnPeer, c: &mut SnClient, d: Disconnect) -> bool {
         self.send(peer, &SnMessage::Disconnect(Disconnect::default()));
         match d.duration {
             Some(secs) if secs > 0 => {
@@ -300,7 +296,7 @@ impl SnGateway {
         }
     }
 
-    fn on_pingreq(&mut self, now: Instant, peer: SocketAddr, c: &mut SnClient, p: PingReq) {
+    fn on_pingreq(&mut self, now: Instant, peer: &SnPeer, c: &mut SnClient, p: PingReq) {
         let asleep = matches!(c.state, SnClientState::Asleep | SnClientState::Awake);
         if asleep && p.client_id.is_some() {
             tracing::debug!(client_id = %c.client_id, "client awake");
@@ -314,26 +310,28 @@ impl SnGateway {
     }
 
     /// PINGREQ with a client id from an address we do not know: a sleeping client woke up elsewhere.
-    fn on_wake_elsewhere(&mut self, now: Instant, peer: SocketAddr, p: PingReq) {
+    fn on_wake_elsewhere(&mut self, now: Instant, peer: &SnPeer, p: PingReq) {
         let old = p.client_id.as_ref().and_then(|id| {
             self.clients
                 .iter()
                 .find(|(_, c)| c.state == SnClientState::Asleep && *c.client_id == *id.as_str())
-                .map(|(addr, _)| *addr)
+                .map(|(addr, _)| addr.clone())
         });
+        // A node moving behind a forwarder that is full is refused like an unknown one.
+        let old = old.filter(|_| self.forwarder_has_room(peer));
         let Some(mut c) = old.and_then(|addr| self.clients.remove(&addr)) else {
             self.stats.unknown_peer += 1;
             self.send(peer, &SnMessage::Disconnect(Disconnect::default()));
             return;
         };
-        self.tokens.insert(c.token, peer);
+        self.bind_token(c.token, peer);
         c.last_received = now;
         self.on_pingreq(now, peer, &mut c, p);
         self.put_back(peer, c);
     }
 
     /// QoS -1: a PUBLISH without a connection, to a predefined or short topic.
-    fn on_publish_minus_one(&mut self, now: Instant, peer: SocketAddr, p: Publish) {
+    fn on_publish_minus_one(&mut self, now: Instant, peer: &SnPeer, p: Publish) {
         let name = match p.topic {
             Topic::Predefined(id) => self.naming.predefined(id).map(|s| s.to_string()),
             Topic::Short(raw) => super::topics::short_name(raw),
@@ -348,12 +346,12 @@ impl SnGateway {
     }
 
     /// Timer work for one client; false if it is gone.
-    pub(super) fn client_timeout(&mut self, now: Instant, peer: SocketAddr, c: &mut SnClient) -> bool {
+    pub(super) fn client_timeout(&mut self, now: Instant, peer: &SnPeer, c: &mut SnClient) -> bool {
         if c.silence_deadline().is_some_and(|at| at <= now) {
             let taken = std::mem::replace(c, SnClient::new(0, Arc::from(""), now, Duration::ZERO));
             if taken.state == SnClientState::Connecting && taken.session.is_none() {
                 tracing::info!(%peer, "CONNECT not completed in time, forgotten");
-                self.tokens.remove(&taken.token);
+                self.unbind_token(taken.token);
                 return false;
             }
             tracing::info!(client_id = %taken.client_id, %peer, state = ?taken.state,

@@ -1,7 +1,7 @@
 //! [`SnGateway`]: the MQTT-SN 1.2 gateway as an I/O-free state machine. Datagrams in through
 //! [`SnGateway::handle_datagram`], datagrams out through [`SnGateway::poll_transmit`], time through
-//! [`SnGateway::poll_timeout`] / [`SnGateway::handle_timeout`]. Every client is keyed by its UDP address and
-//! attaches to an ordinary broker session, so a sensor and an MQTT client see each other's messages.
+//! [`SnGateway::poll_timeout`] / [`SnGateway::handle_timeout`]. Every client is keyed by its [`SnPeer`] (its UDP address, or a forwarder's
+//! address and the wireless node id of an Encapsulated Message) and attaches to an ordinary broker session, so a sensor and an MQTT client see each other's messages.
 //!
 //! The gateway owns what is MQTT-SN specific: the client state machine (active, asleep, awake; lost and
 //! disconnected clients are forgotten), topic ids (registered, predefined, short), the will handshake and
@@ -15,10 +15,12 @@ mod config;
 mod inbound;
 mod lifecycle;
 mod outbound;
+mod peer;
 mod topics;
 
 pub use client::SnClientState;
 pub use config::SnConfig;
+pub use peer::{FORWARD_RADIUS, MAX_NODE_ID_LEN, SnPeer};
 
 use crate::core::{BrokerCore, DetachKind, Fanout};
 use crate::message::Message;
@@ -32,7 +34,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tern_mqtt_codec::{ByteStr, PublishProperties, QoS};
-use tern_mqttsn_codec::{Advertise, GwInfo, Message as SnMessage, QoS as SnQoS};
+use tern_mqttsn_codec::{Advertise, Encapsulated, GwInfo, Message as SnMessage, QoS as SnQoS};
 use topics::Naming;
 
 /// Counters of one gateway, for metrics and tests.
@@ -65,9 +67,11 @@ pub struct SnGateway {
     naming: Naming,
     /// Who sensors are to the policy: anonymous, with the role `mqttsn`.
     identity: Identity,
-    clients: HashMap<SocketAddr, SnClient>,
+    clients: HashMap<SnPeer, SnClient>,
     /// Client token → its current address.
-    tokens: HashMap<u64, SocketAddr>,
+    tokens: HashMap<u64, SnPeer>,
+    /// Forwarder address → clients tracked behind it (bounded by `max_nodes_per_forwarder`).
+    forwarders: HashMap<SocketAddr, usize>,
     next_token: u64,
     /// Tokens of clients whose session has new work; filled by their notifiers from any thread.
     ready: Arc<Mutex<HashSet<u64>>>,
@@ -110,6 +114,7 @@ impl SnGateway {
             config,
             clients: HashMap::new(),
             tokens: HashMap::new(),
+            forwarders: HashMap::new(),
             next_token: 1,
             ready: Arc::new(Mutex::new(HashSet::new())),
             waker,
@@ -136,14 +141,23 @@ impl SnGateway {
         }
     }
 
-    /// The state of the client at `peer`; `None` if unknown (never connected, disconnected or lost).
-    pub fn client_state(&self, peer: SocketAddr) -> Option<SnClientState> {
-        self.clients.get(&peer).map(|c| c.state)
+    /// The state of the client at `peer` (a UDP address, or an [`SnPeer`] for a client behind a forwarder);
+    /// `None` if unknown (never connected, disconnected or lost).
+    pub fn client_state(&self, peer: impl Into<SnPeer>) -> Option<SnClientState> {
+        self.clients.get(&peer.into()).map(|c| c.state)
     }
 
-    /// True if `peer` is a tracked client (the shell rate-limits unknown addresses harder).
-    pub fn is_known(&self, peer: SocketAddr) -> bool {
-        self.clients.contains_key(&peer)
+    /// True if datagrams from `addr` belong to a tracked client: one using that address itself, or one
+    /// behind a forwarder there (the shell rate-limits unknown addresses harder).
+    pub fn is_known(&self, addr: SocketAddr) -> bool {
+        self.clients_at(addr) > 0
+    }
+
+    /// Tracked clients whose datagrams come from `addr`: the client at that address, plus every client
+    /// behind a forwarder there (the shell gives a forwarder a datagram budget for each).
+    pub fn clients_at(&self, addr: SocketAddr) -> usize {
+        let direct = usize::from(self.clients.contains_key(&SnPeer::Direct(addr)));
+        direct + self.forwarders.get(&addr).copied().unwrap_or(0)
     }
 
     /// Handles one datagram from `peer`. Malformed input is dropped and counted; it never affects other
@@ -163,8 +177,22 @@ impl SnGateway {
         if self.shut_down {
             return;
         }
+        let (peer, msg) = match msg {
+            // [MQTT-SN 1.2 §5.5] a forwarder's envelope: the inner message is the node's own. The codec
+            // refuses nested envelopes; the radius only matters gateway → forwarder.
+            SnMessage::Encapsulated(e) => {
+                if e.wireless_node_id.len() > MAX_NODE_ID_LEN {
+                    self.stats.malformed += 1;
+                    Stats::add(&self.core.stats.violations, 1);
+                    tracing::debug!(%peer, len = e.wireless_node_id.len(), "wireless node id too long, dropped");
+                    return;
+                }
+                (SnPeer::forwarded(peer, e.wireless_node_id), *e.message)
+            }
+            m => (SnPeer::Direct(peer), m),
+        };
         tracing::trace!(%peer, msg_type = ?msg.msg_type(), "received");
-        self.dispatch(now, peer, msg);
+        self.dispatch(now, &peer, msg);
         self.fanout.flush();
     }
 
@@ -206,7 +234,7 @@ impl SnGateway {
                 gw_id: self.config.gateway_id,
                 duration,
             });
-            self.send(addr, &adv);
+            self.send(&SnPeer::Direct(addr), &adv);
             self.next_advertise = Some(now + interval);
         }
         while let Some(&(at, token)) = self.timers.first() {
@@ -214,7 +242,7 @@ impl SnGateway {
                 break;
             }
             self.timers.pop_first();
-            let Some(&peer) = self.tokens.get(&token) else {
+            let Some(peer) = self.tokens.get(&token).cloned() else {
                 continue;
             };
             let Some(mut c) = self.clients.remove(&peer) else {
@@ -223,8 +251,8 @@ impl SnGateway {
             if c.armed == Some(at) {
                 c.armed = None;
             }
-            if self.client_timeout(now, peer, &mut c) {
-                self.put_back(peer, c);
+            if self.client_timeout(now, &peer, &mut c) {
+                self.put_back(&peer, c);
             }
         }
         self.fanout.flush();
@@ -237,10 +265,10 @@ impl SnGateway {
             return;
         }
         self.shut_down = true;
-        let peers: Vec<SocketAddr> = self.clients.keys().copied().collect();
+        let peers: Vec<SnPeer> = self.clients.keys().cloned().collect();
         for peer in peers {
             if let Some(c) = self.clients.remove(&peer) {
-                self.send(peer, &SnMessage::Disconnect(Default::default()));
+                self.send(&peer, &SnMessage::Disconnect(Default::default()));
                 self.leave(now, c, Leave::Disconnected);
             }
         }
@@ -248,17 +276,30 @@ impl SnGateway {
         self.fanout.flush();
     }
 
-    /// Encodes `msg` for `peer` onto the transmit queue (dropped and counted when the queue is full).
-    fn send(&mut self, peer: SocketAddr, msg: &SnMessage) -> bool {
+    /// Encodes `msg` for `peer` onto the transmit queue (dropped and counted when the queue is full); for a
+    /// client behind a forwarder, inside an Encapsulated Message with its node id, to the forwarder.
+    fn send(&mut self, peer: &SnPeer, msg: &SnMessage) -> bool {
         if self.out.len() >= self.config.max_transmit_queue {
             self.stats.transmit_dropped += 1;
             return false;
         }
-        let mut buf = BytesMut::with_capacity(msg.encoded_len());
-        match msg.encode(&mut buf) {
+        let wrapped;
+        let wire = match peer {
+            SnPeer::Direct(_) => msg,
+            SnPeer::Forwarded { node_id, .. } => {
+                wrapped = SnMessage::Encapsulated(Encapsulated {
+                    radius: FORWARD_RADIUS,
+                    wireless_node_id: node_id.clone(),
+                    message: Box::new(msg.clone()),
+                });
+                &wrapped
+            }
+        };
+        let mut buf = BytesMut::with_capacity(wire.encoded_len());
+        match wire.encode(&mut buf) {
             Ok(()) => {
                 tracing::trace!(%peer, msg_type = ?msg.msg_type(), "sending");
-                self.out.push_back((peer, buf.freeze()));
+                self.out.push_back((peer.addr(), buf.freeze()));
                 true
             }
             Err(e) => {
@@ -269,7 +310,7 @@ impl SnGateway {
     }
 
     /// Answers SEARCHGW.
-    fn send_gwinfo(&mut self, peer: SocketAddr) {
+    fn send_gwinfo(&mut self, peer: &SnPeer) {
         let info = SnMessage::GwInfo(GwInfo {
             gw_id: self.config.gateway_id,
             gw_add: None,
@@ -293,19 +334,47 @@ impl SnGateway {
     }
 
     /// Re-inserts a client taken out of the table and arms its earliest timer.
-    fn put_back(&mut self, peer: SocketAddr, mut c: SnClient) {
+    fn put_back(&mut self, peer: &SnPeer, mut c: SnClient) {
         if let Some(d) = c.next_deadline()
             && c.armed.is_none_or(|a| d < a)
         {
             self.timers.insert((d, c.token));
             c.armed = Some(d);
         }
-        self.clients.insert(peer, c);
+        self.clients.insert(peer.clone(), c);
+    }
+
+    /// Records that client `token` is now reached at `peer` (counted behind its forwarder, if any).
+    fn bind_token(&mut self, token: u64, peer: &SnPeer) {
+        self.unbind_token(token);
+        if let Some(f) = peer.forwarder() {
+            *self.forwarders.entry(f).or_insert(0) += 1;
+        }
+        self.tokens.insert(token, peer.clone());
+    }
+
+    /// Forgets client `token`'s address.
+    fn unbind_token(&mut self, token: u64) {
+        if let Some(f) = self.tokens.remove(&token).and_then(|p| p.forwarder())
+            && let Some(n) = self.forwarders.get_mut(&f)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.forwarders.remove(&f);
+            }
+        }
+    }
+
+    /// False if `peer` is behind a forwarder that already carries `max_nodes_per_forwarder` clients.
+    fn forwarder_has_room(&self, peer: &SnPeer) -> bool {
+        peer.forwarder().is_none_or(|f| {
+            self.forwarders.get(&f).copied().unwrap_or(0) < self.config.max_nodes_per_forwarder
+        })
     }
 
     /// Forgets a client: its session is detached (ended if clean), its will published if it was lost.
     fn leave(&mut self, now: Instant, c: SnClient, how: Leave) {
-        self.tokens.remove(&c.token);
+        self.unbind_token(c.token);
         lock(&self.ready).remove(&c.token);
         if c.counted {
             Stats::sub(&self.core.stats.connections, 1);

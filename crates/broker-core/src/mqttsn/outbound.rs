@@ -2,11 +2,11 @@
 //! sleeps), choosing the topic id (registered, predefined, short, or REGISTER first), one outstanding QoS 1/2
 //! message or REGISTER at a time, and Tretry/Nretry retransmission.
 
+use super::SnPeer;
 use super::client::{Awaiting, Outstanding, SnClient, SnClientState};
 use super::{Leave, SnGateway, sn_qos};
 use crate::session::Outbound;
 use crate::stats::Stats;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tern_mqtt_codec::QoS;
@@ -17,14 +17,14 @@ impl SnGateway {
     pub(super) fn drive_ready(&mut self, now: Instant) {
         let tokens: Vec<u64> = super::lock(&self.ready).drain().collect();
         for token in tokens {
-            let Some(&peer) = self.tokens.get(&token) else {
+            let Some(peer) = self.tokens.get(&token).cloned() else {
                 continue;
             };
             let Some(mut c) = self.clients.remove(&peer) else {
                 continue;
             };
-            if self.drive(now, peer, &mut c) {
-                self.put_back(peer, c);
+            if self.drive(now, &peer, &mut c) {
+                self.put_back(&peer, c);
             } else {
                 self.leave(now, c, Leave::Lost);
             }
@@ -34,7 +34,7 @@ impl SnGateway {
 
     /// Sends what a client is owed: acks whose commit is done, then deliveries (or buffers them while it
     /// sleeps). False if its session was taken over (the caller treats it as lost).
-    pub(super) fn drive(&mut self, now: Instant, peer: SocketAddr, c: &mut SnClient) -> bool {
+    pub(super) fn drive(&mut self, now: Instant, peer: &SnPeer, c: &mut SnClient) -> bool {
         if c.session.as_ref().is_some_and(|s| !s.is_current()) {
             tracing::info!(client_id = %c.client_id, "MQTT-SN session taken over by another connection");
             self.send(peer, &SnMessage::Disconnect(Default::default()));
@@ -109,7 +109,7 @@ impl SnGateway {
     }
 
     /// Sends one delivery (or the REGISTER it needs first).
-    fn send_outbound(&mut self, now: Instant, peer: SocketAddr, c: &mut SnClient, ob: Outbound) {
+    fn send_outbound(&mut self, now: Instant, peer: &SnPeer, c: &mut SnClient, ob: Outbound) {
         let deadline = now + self.config.retry_interval;
         let (packet_id, dup, delivery) = match &ob {
             Outbound::PubRel(id) => {
@@ -191,7 +191,7 @@ impl SnGateway {
     }
 
     /// Sends the outstanding message again (DUP set on a PUBLISH) and restarts its timer.
-    pub(super) fn resend_outstanding(&mut self, now: Instant, peer: SocketAddr, c: &mut SnClient) {
+    pub(super) fn resend_outstanding(&mut self, now: Instant, peer: &SnPeer, c: &mut SnClient) {
         let Some(o) = &mut c.outstanding else { return };
         if let SnMessage::Publish(p) = &mut o.message {
             p.dup = true;
@@ -203,7 +203,7 @@ impl SnGateway {
 
     /// Tretry/Nretry: retransmits a due outstanding message, or declares the client lost after Nretry
     /// attempts. False if the client is gone.
-    pub(super) fn retransmit_due(&mut self, now: Instant, peer: SocketAddr, c: &mut SnClient) -> bool {
+    pub(super) fn retransmit_due(&mut self, now: Instant, peer: &SnPeer, c: &mut SnClient) -> bool {
         if !matches!(c.state, SnClientState::Active | SnClientState::Awake) {
             return true;
         }

@@ -30,6 +30,8 @@ pub struct MqttSnListenerConfig {
     pub mountpoint: Option<String>,
     /// Sensors tracked at once.
     pub max_clients: Option<usize>,
+    /// Sensors tracked behind one forwarder (distinct wireless node ids).
+    pub max_nodes_per_forwarder: Option<usize>,
     /// Messages buffered per sleeping sensor.
     pub sleep_buffer: Option<usize>,
     /// Tretry in seconds (fractions allowed).
@@ -65,6 +67,7 @@ impl MqttSnListenerConfig {
         }
         for (key, v) in [
             ("max_clients", self.max_clients),
+            ("max_nodes_per_forwarder", self.max_nodes_per_forwarder),
             ("sleep_buffer", self.sleep_buffer),
         ] {
             if v == Some(0) {
@@ -106,6 +109,9 @@ impl MqttSnListenerConfig {
         }
         if let Some(v) = self.max_clients {
             g.max_clients = v;
+        }
+        if let Some(v) = self.max_nodes_per_forwarder {
+            g.max_nodes_per_forwarder = v;
         }
         if let Some(v) = self.sleep_buffer {
             g.sleep_buffer = v;
@@ -177,7 +183,7 @@ mod tests {
     fn listener_section_parses_and_is_fenced_to_mqttsn() {
         use crate::config::{Config, ListenerKind};
         let text = "[[listener]]\ntype = \"mqttsn\"\nbind = \"127.0.0.1:0\"\n[listener.mqttsn]\nmountpoint = \"sn/\"\n\
-                    retry_interval = 0.5\n[listener.mqttsn.predefined_topics]\n\"7\" = \"a/b\"\n";
+                    retry_interval = 0.5\nmax_nodes_per_forwarder = 8\n[listener.mqttsn.predefined_topics]\n\"7\" = \"a/b\"\n";
         let c = Config::parse(text, "t").unwrap();
         assert_eq!(c.listeners[0].kind, ListenerKind::Mqttsn);
         let l = c.listeners[0]
@@ -187,6 +193,7 @@ mod tests {
             .to_listener(c.listeners[0].bind);
         assert_eq!(l.gateway.mountpoint, "sn/");
         assert_eq!(l.gateway.retry_interval, Duration::from_millis(500));
+        assert_eq!(l.gateway.max_nodes_per_forwarder, 8);
         assert_eq!(
             l.gateway.predefined_topics.get(&7).map(String::as_str),
             Some("a/b")
