@@ -18,6 +18,9 @@ pub struct DriverConfig {
     /// Smallest read reservation: what an idle connection holds while it waits for bytes.
     pub read_buffer_min: usize,
     /// Largest read reservation: a busy publisher's reads grow to this, so one read brings many packets.
+    /// Kept small on purpose: a read is routed as one batch, and until publishers get back-pressure a
+    /// 64 KiB read of a flood (hundreds of publishes, each fanned out) starves the subscribers' tasks: fan-out
+    /// to 500 subscribers fell from 1.6M to 0.13M deliveries/s with 64 KiB against 4 KiB.
     pub read_buffer_max: usize,
     /// A write that makes no progress for this long closes the connection: a peer that stops reading must
     /// not pin the broker's buffers forever.
@@ -30,7 +33,7 @@ impl Default for DriverConfig {
     fn default() -> Self {
         DriverConfig {
             read_buffer_min: 256,
-            read_buffer_max: 64 * 1024,
+            read_buffer_max: 4096,
             write_timeout: Duration::from_secs(30),
             close_timeout: Duration::from_secs(5),
         }
