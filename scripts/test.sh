@@ -4,9 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --locked
-if [ -x conformance/interop/run.sh ]; then
-  bash conformance/interop/run.sh
-fi
+bash conformance/interop/run.sh
 bash crates/auth/tests/mosquitto_passwd.sh
 bash conformance/browser/run.sh
 bash conformance/mqttsn/run.sh
