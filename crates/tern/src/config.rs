@@ -88,6 +88,22 @@ pub struct LimitsConfig {
     pub maximum_qos: Option<u8>,
     /// Seconds a new connection has to send CONNECT.
     pub connect_timeout: Option<u64>,
+    /// Connected clients per IP address, across listeners (0: unlimited).
+    pub max_connections_per_ip: Option<usize>,
+    /// PUBLISH packets per second per connection (token bucket).
+    pub publish_rate: Option<u64>,
+    /// Burst of `publish_rate` (default: one second's worth).
+    pub publish_burst: Option<u64>,
+    /// Bytes (topic + payload) per second per connection.
+    pub publish_bytes_rate: Option<u64>,
+    /// Burst of `publish_bytes_rate` (default: one second's worth).
+    pub publish_bytes_burst: Option<u64>,
+    /// Flapping: more than this many connects of one client id within `flap_window` bans it (0: off).
+    pub flap_max: Option<u32>,
+    /// Seconds over which connects are counted for flapping.
+    pub flap_window: Option<u64>,
+    /// Seconds a flapping client id stays banned.
+    pub flap_ban: Option<u64>,
 }
 
 /// `limits.queue_drop`
