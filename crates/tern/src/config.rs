@@ -156,6 +156,8 @@ pub struct ListenerConfig {
     pub bind: SocketAddr,
     /// Connections this listener serves at once.
     pub max_connections: Option<usize>,
+    /// New connections accepted per second (tcp, tls, ws, wss); more are closed at accept.
+    pub connection_rate: Option<u32>,
     /// Expect a PROXY protocol v1/v2 header first (tcp, tls, ws, wss behind a load balancer).
     pub proxy_protocol: Option<bool>,
     /// Seconds from accept to the end of the PROXY/TLS/WebSocket handshakes.
@@ -261,6 +263,12 @@ impl ListenerConfig {
         if quic && self.proxy_protocol.is_some() {
             bail!(
                 "listener {}: `proxy_protocol` does not apply to quic (UDP) listeners",
+                self.bind
+            );
+        }
+        if self.connection_rate.is_some() && matches!(kind, ListenerKind::Quic | ListenerKind::Mqttsn) {
+            bail!(
+                "listener {}: `connection_rate` applies to tcp, tls, ws and wss listeners (for now)",
                 self.bind
             );
         }
