@@ -67,6 +67,26 @@ pub struct CoreConfig {
     pub server_version: String,
     /// Most simultaneous connected clients; further CONNECTs are refused with Server Busy / unavailable.
     pub max_connections: usize,
+    /// Most simultaneous connected clients from one IP address (IPv4-mapped IPv6 counts as IPv4); 0 = no
+    /// limit. Further CONNECTs are refused with 0x9F Connection rate exceeded (3.x: 3 server unavailable).
+    pub max_connections_per_ip: usize,
+    /// PUBLISH packets per second one connection may send (token bucket); `None` = no limit. Over the limit
+    /// a QoS 1/2 publish is answered 0x97 Quota exceeded (5.0) and dropped; QoS 0 and every 3.x publish is
+    /// dropped (3.x QoS 1/2 still acknowledged, as 3.x has no negative ack). Counted in `publish_rate_limited`.
+    pub publish_rate: Option<u64>,
+    /// Burst of the message bucket (default: `publish_rate`, one second's worth).
+    pub publish_burst: Option<u64>,
+    /// Bytes (topic + payload) per second one connection may publish; `None` = no limit.
+    pub publish_bytes_rate: Option<u64>,
+    /// Burst of the byte bucket (default: `publish_bytes_rate`).
+    pub publish_bytes_burst: Option<u64>,
+    /// Flapping: a client id admitted more than `flap_max` times within `flap_window` is banned for
+    /// `flap_ban` (CONNACK 0x8A Banned; 3.x: 5 not authorized). 0 turns detection off.
+    pub flap_max: u32,
+    /// Window over which connects are counted for flapping.
+    pub flap_window: Duration,
+    /// How long a flapping client id stays banned.
+    pub flap_ban: Duration,
 }
 
 impl Default for CoreConfig {
@@ -95,6 +115,14 @@ impl Default for CoreConfig {
             server_name: "tern".to_owned(),
             server_version: env!("CARGO_PKG_VERSION").to_owned(),
             max_connections: 100_000,
+            max_connections_per_ip: 0,
+            publish_rate: None,
+            publish_burst: None,
+            publish_bytes_rate: None,
+            publish_bytes_burst: None,
+            flap_max: 0,
+            flap_window: Duration::from_secs(60),
+            flap_ban: Duration::from_secs(300),
         }
     }
 }

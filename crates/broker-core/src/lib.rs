@@ -37,6 +37,7 @@
 pub mod config;
 pub mod connection;
 mod core;
+mod limits;
 pub mod message;
 pub mod mqttsn;
 pub mod persistence;
@@ -53,6 +54,7 @@ pub use crate::core::{
 pub use config::{CoreConfig, QueueDropPolicy};
 pub use connection::Violation;
 pub use connection::{ConnMeta, MqttConnection, TransportKind};
+pub use limits::TokenBucket;
 pub use message::{Message, SessionId};
 pub use persistence::{
     Accepted, CommitTicket, DurableDelivery, MemoryPersistence, Persistence, SessionRecord,

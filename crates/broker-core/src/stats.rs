@@ -31,6 +31,14 @@ pub struct Stats {
     pub(crate) publish_denied: AtomicU64,
     /// Subscriptions the policy refused.
     pub(crate) subscribe_denied: AtomicU64,
+    /// PUBLISHes refused or dropped for exceeding the publish rate.
+    pub(crate) publish_rate_limited: AtomicU64,
+    /// CONNECTs refused at `max_connections_per_ip`.
+    pub(crate) per_ip_refused: AtomicU64,
+    /// Client ids banned for flapping (one per ban).
+    pub(crate) flap_bans: AtomicU64,
+    /// CONNECTs refused because the client id is banned for flapping.
+    pub(crate) flap_refused: AtomicU64,
 }
 
 impl Stats {
@@ -84,4 +92,12 @@ pub struct StatsSnapshot {
     pub publish_denied: u64,
     /// Subscriptions the policy refused.
     pub subscribe_denied: u64,
+    /// PUBLISHes refused or dropped for exceeding the publish rate.
+    pub publish_rate_limited: u64,
+    /// CONNECTs refused at `max_connections_per_ip`.
+    pub per_ip_refused: u64,
+    /// Client ids banned for flapping (one per ban).
+    pub flap_bans: u64,
+    /// CONNECTs refused because the client id is banned for flapping.
+    pub flap_refused: u64,
 }

@@ -11,4 +11,4 @@ mod timer;
 
 pub use driver::DriverConfig;
 pub use handle::{Broker, ConnectionGuard, ShutdownSignal};
-pub use tern_broker_core::{ConnMeta, CoreConfig, TransportKind};
+pub use tern_broker_core::{ConnMeta, CoreConfig, TokenBucket, TransportKind};

@@ -88,6 +88,22 @@ pub struct LimitsConfig {
     pub maximum_qos: Option<u8>,
     /// Seconds a new connection has to send CONNECT.
     pub connect_timeout: Option<u64>,
+    /// Connected clients per IP address, across listeners (0: unlimited).
+    pub max_connections_per_ip: Option<usize>,
+    /// PUBLISH packets per second per connection (token bucket).
+    pub publish_rate: Option<u64>,
+    /// Burst of `publish_rate` (default: one second's worth).
+    pub publish_burst: Option<u64>,
+    /// Bytes (topic + payload) per second per connection.
+    pub publish_bytes_rate: Option<u64>,
+    /// Burst of `publish_bytes_rate` (default: one second's worth).
+    pub publish_bytes_burst: Option<u64>,
+    /// Flapping: more than this many connects of one client id within `flap_window` bans it (0: off).
+    pub flap_max: Option<u32>,
+    /// Seconds over which connects are counted for flapping.
+    pub flap_window: Option<u64>,
+    /// Seconds a flapping client id stays banned.
+    pub flap_ban: Option<u64>,
 }
 
 /// `limits.queue_drop`
@@ -140,6 +156,8 @@ pub struct ListenerConfig {
     pub bind: SocketAddr,
     /// Connections this listener serves at once.
     pub max_connections: Option<usize>,
+    /// New connections accepted per second (tcp, tls, ws, wss); more are closed at accept.
+    pub connection_rate: Option<u32>,
     /// Expect a PROXY protocol v1/v2 header first (tcp, tls, ws, wss behind a load balancer).
     pub proxy_protocol: Option<bool>,
     /// Seconds from accept to the end of the PROXY/TLS/WebSocket handshakes.
@@ -245,6 +263,12 @@ impl ListenerConfig {
         if quic && self.proxy_protocol.is_some() {
             bail!(
                 "listener {}: `proxy_protocol` does not apply to quic (UDP) listeners",
+                self.bind
+            );
+        }
+        if self.connection_rate.is_some() && matches!(kind, ListenerKind::Quic | ListenerKind::Mqttsn) {
+            bail!(
+                "listener {}: `connection_rate` applies to tcp, tls, ws and wss listeners (for now)",
                 self.bind
             );
         }

@@ -120,6 +120,22 @@ fn core_config(config: &Config) -> CoreConfig {
     if let Some(v) = l.connect_timeout {
         c.connect_timeout = Duration::from_secs(v);
     }
+    if let Some(v) = l.max_connections_per_ip {
+        c.max_connections_per_ip = v;
+    }
+    c.publish_rate = l.publish_rate.filter(|&r| r > 0);
+    c.publish_burst = l.publish_burst;
+    c.publish_bytes_rate = l.publish_bytes_rate.filter(|&r| r > 0);
+    c.publish_bytes_burst = l.publish_bytes_burst;
+    if let Some(v) = l.flap_max {
+        c.flap_max = v;
+    }
+    if let Some(v) = l.flap_window {
+        c.flap_window = Duration::from_secs(v);
+    }
+    if let Some(v) = l.flap_ban {
+        c.flap_ban = Duration::from_secs(v);
+    }
     if !config.subscribe.denied_filters.is_empty() {
         c.denied_filters = config.subscribe.denied_filters.clone();
     }

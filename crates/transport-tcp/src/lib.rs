@@ -36,6 +36,9 @@ pub struct TcpListenerConfig {
     pub proxy_protocol: bool,
     /// Time from accept to the end of every handshake before MQTT (PROXY header, TLS, WebSocket upgrade).
     pub handshake_timeout: Duration,
+    /// New connections accepted per second (token bucket, burst of one second's worth); `None`: no limit.
+    /// Connections over the rate are closed at accept, before any handshake.
+    pub connection_rate: Option<u32>,
 }
 
 impl Default for TcpListenerConfig {
@@ -48,6 +51,7 @@ impl Default for TcpListenerConfig {
             tcp_keepalive: Some(Duration::from_secs(120)),
             proxy_protocol: false,
             handshake_timeout: Duration::from_secs(10),
+            connection_rate: None,
         }
     }
 }

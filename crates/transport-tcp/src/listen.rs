@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tern_broker::{Broker, ConnectionGuard};
+use tern_broker::{Broker, ConnectionGuard, TokenBucket};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -26,6 +26,8 @@ pub struct ListenerStats {
     pub handshake_failures: AtomicU64,
     /// Connections refused because the listener was at `max_connections`.
     pub refused_at_limit: AtomicU64,
+    /// Connections closed at accept for exceeding `connection_rate`.
+    pub refused_rate: AtomicU64,
 }
 
 impl ListenerStats {
@@ -102,6 +104,11 @@ impl StreamListener {
         let serve = Arc::new(serve);
         let permits = Arc::new(Semaphore::new(self.config.max_connections));
         let mut shutdown = broker.shutdown_signal();
+        let mut rate = self
+            .config
+            .connection_rate
+            .map(|r| TokenBucket::new(u64::from(r), u64::from(r)));
+        let mut rate_logged: Option<Instant> = None;
         let local = self.local_addr().ok();
         info!(addr = ?local, proxy_protocol = self.config.proxy_protocol, "MQTT over {name} listening");
         loop {
@@ -119,6 +126,18 @@ impl StreamListener {
                 }
             };
             self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+            if let Some(bucket) = &mut rate {
+                let now = Instant::now();
+                if !bucket.try_take(now.into_std(), 1) {
+                    self.stats.refused_rate.fetch_add(1, Ordering::Relaxed);
+                    if rate_logged.is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1)) {
+                        rate_logged = Some(now);
+                        warn!(%peer, rate = self.config.connection_rate, "{name} listener over connection_rate: closing new connections");
+                    }
+                    drop(stream);
+                    continue;
+                }
+            }
             let Ok(permit) = permits.clone().try_acquire_owned() else {
                 self.stats.refused_at_limit.fetch_add(1, Ordering::Relaxed);
                 warn!(%peer, limit = self.config.max_connections, "{name} listener at max_connections: closing new connection");

@@ -19,6 +19,7 @@
 //! `block_in_place`, so the runtime moves that worker's other tasks elsewhere while the hash is computed.
 
 use crate::acl::{Acl, Op, Subject};
+use crate::ban::BanList;
 use crate::jwt::{JwtConfig, JwtVerifier};
 use crate::password::PasswordFile;
 use crate::reload::{Reload, Watched, spawn_poller};
@@ -42,6 +43,9 @@ pub struct AuthConfig {
     /// The ACL file (TOML), reloaded on change; without one every admitted client may publish and subscribe
     /// anywhere.
     pub acl_file: Option<PathBuf>,
+    /// The ban list (TOML: `client_ids`, `usernames`, `networks`), reloaded on change: listed clients are
+    /// refused at CONNECT with 0x8A Banned (3.x: 5 not authorized); MQTT-SN clients too.
+    pub ban_file: Option<PathBuf>,
     /// Seconds between checks of the files' modification time (default 2).
     pub reload_interval: Option<u64>,
     /// JWT in the password field.
@@ -72,6 +76,7 @@ struct Counters {
     publish_denied: AtomicU64,
     subscribe_denied: AtomicU64,
     sn_refused: AtomicU64,
+    banned: AtomicU64,
 }
 
 /// A snapshot of the counters.
@@ -91,6 +96,8 @@ pub struct AuthStats {
     pub subscribe_denied: u64,
     /// MQTT-SN clients refused.
     pub sn_refused: u64,
+    /// Connections (MQTT and MQTT-SN) refused by the ban list.
+    pub banned: u64,
 }
 
 /// The policy: credentials, anonymous access, ACL.
@@ -101,6 +108,7 @@ pub struct TernPolicy {
     passwords: Option<Arc<Watched<PasswordFile>>>,
     jwt: Option<JwtVerifier>,
     acl: Option<Arc<Watched<Acl>>>,
+    bans: Option<Arc<Watched<BanList>>>,
     sn: SnConfig,
     reload_interval: Duration,
     counters: Counters,
@@ -116,6 +124,10 @@ impl std::fmt::Debug for TernPolicy {
 
 fn load_passwords(p: &Path) -> Result<PasswordFile, String> {
     PasswordFile::load(p).map_err(|e| e.to_string())
+}
+
+fn load_bans(p: &Path) -> Result<BanList, String> {
+    BanList::parse(&std::fs::read_to_string(p).map_err(|e| e.to_string())?)
 }
 
 fn load_acl(p: &Path) -> Result<Acl, String> {
@@ -144,6 +156,10 @@ impl TernPolicy {
             Some(p) => Some(Arc::new(Watched::open(p, "ACL file", load_acl)?)),
             None => None,
         };
+        let bans = match &config.ban_file {
+            Some(p) => Some(Arc::new(Watched::open(p, "ban file", load_bans)?)),
+            None => None,
+        };
         let jwt = config.jwt.as_ref().map(JwtVerifier::new).transpose()?;
         Ok(TernPolicy {
             anonymous,
@@ -151,6 +167,7 @@ impl TernPolicy {
             passwords,
             jwt,
             acl,
+            bans,
             sn: config.mqttsn.clone(),
             reload_interval: Duration::from_secs(config.reload_interval.unwrap_or(2).max(1)),
             counters: Counters::default(),
@@ -168,6 +185,10 @@ impl TernPolicy {
             let a: Arc<dyn Reload> = a.clone();
             files.push(Arc::downgrade(&a));
         }
+        if let Some(b) = &self.bans {
+            let b: Arc<dyn Reload> = b.clone();
+            files.push(Arc::downgrade(&b));
+        }
         if let Some(j) = &self.jwt {
             files.push(Arc::downgrade(&j.reloadable()));
         }
@@ -181,6 +202,9 @@ impl TernPolicy {
         }
         if let Some(a) = &self.acl {
             a.reload();
+        }
+        if let Some(b) = &self.bans {
+            b.reload();
         }
         if let Some(j) = &self.jwt {
             j.reloadable().reload();
@@ -226,6 +250,13 @@ impl TernPolicy {
             }
             None => "no ACL: admitted clients may publish and subscribe anywhere".into(),
         });
+        if let Some(b) = &self.bans {
+            parts.push(format!(
+                "ban list {} ({} entries)",
+                b.path().display(),
+                b.get().len()
+            ));
+        }
         parts.push(self.sn.describe());
         parts.join("; ")
     }
@@ -242,6 +273,7 @@ impl TernPolicy {
             publish_denied: get(&c.publish_denied),
             subscribe_denied: get(&c.subscribe_denied),
             sn_refused: get(&c.sn_refused),
+            banned: get(&c.banned),
         }
     }
 
@@ -249,6 +281,28 @@ impl TernPolicy {
         self.counters.bad_credentials.fetch_add(1, Ordering::Relaxed);
         tracing::info!(peer = %meta.peer, user = user.unwrap_or(""), "authentication failed: {why}");
         ReasonCode::BadUserNameOrPassword
+    }
+
+    /// Refuses a banned client (0x8A), logging why.
+    fn check_bans(
+        &self,
+        client_id: Option<&str>,
+        username: Option<&str>,
+        peer: SocketAddr,
+    ) -> Result<(), ReasonCode> {
+        let Some(bans) = &self.bans else { return Ok(()) };
+        match bans
+            .get()
+            .check(client_id, username, crate::cidr::canonical(peer.ip()))
+        {
+            None => Ok(()),
+            Some(why) => {
+                self.counters.banned.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(%peer, client_id = client_id.unwrap_or(""), user = username.unwrap_or(""),
+                    "connection refused: {why}");
+                Err(ReasonCode::Banned)
+            }
+        }
     }
 
     fn authenticated(&self, identity: Identity) -> Result<Identity, ReasonCode> {
@@ -292,6 +346,44 @@ fn cpu_heavy<R>(f: impl FnOnce() -> R) -> R {
 
 impl AuthPolicy for TernPolicy {
     fn authenticate(&self, meta: &ConnMeta, connect: &Connect) -> Result<Identity, ReasonCode> {
+        // The ban list first (before any password hash), then again with the user name a JWT or a
+        // certificate established.
+        let client_id = Some(connect.client_id.as_str()).filter(|c| !c.is_empty());
+        self.check_bans(client_id, connect.username.as_deref(), meta.peer)?;
+        let identity = self.authenticate_credentials(meta, connect)?;
+        if identity.username.as_deref() != connect.username.as_deref() {
+            self.check_bans(None, identity.username.as_deref(), meta.peer)?;
+        }
+        Ok(identity)
+    }
+
+    fn authorize_publish(&self, identity: &Identity, topic: &str) -> bool {
+        self.allow(identity, Op::Publish, topic)
+    }
+
+    fn authorize_subscribe(&self, identity: &Identity, filter: &str) -> bool {
+        self.allow(identity, Op::Subscribe, filter)
+    }
+
+    fn authenticate_sn(&self, client_id: &str, peer: SocketAddr) -> Result<Identity, ReasonCode> {
+        self.check_bans(Some(client_id), None, peer)?;
+        match self.sn.admit(client_id, peer) {
+            Ok(()) => Ok(Identity {
+                client_id: Some(Arc::from(client_id)),
+                ..Identity::default()
+            }),
+            Err(why) => {
+                self.counters.sn_refused.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(%peer, client_id, "MQTT-SN client refused: {why}");
+                Err(ReasonCode::NotAuthorized)
+            }
+        }
+    }
+}
+
+impl TernPolicy {
+    /// Credentials and anonymous access (the order in the module docs).
+    fn authenticate_credentials(&self, meta: &ConnMeta, connect: &Connect) -> Result<Identity, ReasonCode> {
         let user = connect.username.as_deref();
         let password = connect.password.as_deref();
         let tls_identity = meta.tls_identity.as_deref().map(Arc::from);
@@ -344,28 +436,6 @@ impl AuthPolicy for TernPolicy {
             tracing::info!(peer = %meta.peer, transport = ?meta.transport,
                 "anonymous client refused (set allow_anonymous = true on the listener to admit it)");
             Err(ReasonCode::NotAuthorized)
-        }
-    }
-
-    fn authorize_publish(&self, identity: &Identity, topic: &str) -> bool {
-        self.allow(identity, Op::Publish, topic)
-    }
-
-    fn authorize_subscribe(&self, identity: &Identity, filter: &str) -> bool {
-        self.allow(identity, Op::Subscribe, filter)
-    }
-
-    fn authenticate_sn(&self, client_id: &str, peer: SocketAddr) -> Result<Identity, ReasonCode> {
-        match self.sn.admit(client_id, peer) {
-            Ok(()) => Ok(Identity {
-                client_id: Some(Arc::from(client_id)),
-                ..Identity::default()
-            }),
-            Err(why) => {
-                self.counters.sn_refused.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(%peer, client_id, "MQTT-SN client refused: {why}");
-                Err(ReasonCode::NotAuthorized)
-            }
         }
     }
 }

@@ -275,3 +275,39 @@ fn password_check_inside_a_multi_thread_runtime() {
             .is_ok()
     }));
 }
+
+#[test]
+fn ban_list_refuses_and_reloads() {
+    let dir = Dir::new("ban");
+    let path = dir.file("bans.toml", "client_ids = [\"c1\"]\n");
+    let config = AuthConfig {
+        ban_file: Some(path.clone()),
+        ..AuthConfig::default()
+    };
+    let p = TernPolicy::new(&config, tcp(true)).unwrap();
+    let local = meta("127.0.0.1:5000");
+    assert_eq!(
+        p.authenticate(&local, &connect(None, None)),
+        Err(ReasonCode::Banned)
+    );
+    let mut other = connect(Some("mallory"), None);
+    other.client_id = "c2".into();
+    assert!(p.authenticate(&local, &other).is_ok(), "mallory not banned yet");
+    assert!(p.authenticate_sn("c1", "10.0.0.1:1".parse().unwrap()).is_err());
+    // Runtime change: edit the file (a different length, so the change is seen within one mtime tick).
+    std::fs::write(&path, "usernames = [\"mallory\"]\nnetworks = [\"10.9.0.0/16\"]\n").unwrap();
+    p.reload_now();
+    assert!(
+        p.authenticate(&local, &connect(None, None)).is_ok(),
+        "c1 unbanned"
+    );
+    assert_eq!(p.authenticate(&local, &other), Err(ReasonCode::Banned));
+    assert_eq!(
+        p.authenticate(&meta("10.9.3.4:1"), &connect(None, None)),
+        Err(ReasonCode::Banned)
+    );
+    assert!(p.authenticate_sn("sn", "10.9.0.1:1".parse().unwrap()).is_err());
+    assert!(p.authenticate_sn("sn", "127.0.0.1:1".parse().unwrap()).is_ok());
+    assert_eq!(p.stats().banned, 5);
+    assert!(p.describe().contains("ban list"));
+}

@@ -74,6 +74,9 @@ impl MqttConnection {
         } else {
             Arc::from(c.client_id.as_str())
         };
+        if let Err(code) = self.check_conn_limits(now, &client_id) {
+            return self.refuse_connect(code);
+        }
         let mut identity = match self.core.hooks.policy.authenticate(&self.meta, &c) {
             Ok(identity) => identity,
             Err(code) => {
@@ -89,8 +92,12 @@ impl MqttConnection {
             Stats::add(&self.core.stats.auth_refused, 1);
             return self.refuse_connect(ReasonCode::NotAuthorized);
         }
+        if let Err(code) = self.record_flapping(now, &client_id) {
+            return self.refuse_connect(code);
+        }
 
         let cfg = &self.core.config;
+        self.publish_limiter = crate::limits::PublishLimiter::from_config(cfg);
         let mut props = ConnAckProperties::default();
         // Keep alive: capped on 5.0 through Server Keep Alive; 3.x clients cannot be told, so theirs stands.
         let mut keep_alive = c.keep_alive;

@@ -4,6 +4,7 @@
 //! [`BrokerCore`].
 
 mod connect;
+mod limits;
 mod outbound;
 mod publish;
 mod subscribe;
@@ -104,6 +105,10 @@ pub struct MqttConnection {
     closing: bool,
     /// CONNACK success was counted in the connection gauge.
     counted: bool,
+    /// This connection's place in the per-IP count (`max_connections_per_ip`), from CONNECT to close.
+    ip_slot: Option<crate::limits::IpSlot>,
+    /// Publish rate buckets (`publish_rate`, `publish_bytes_rate`), if configured.
+    publish_limiter: Option<crate::limits::PublishLimiter>,
     /// `mqtt` span with peer, transport and (once known) client id; entered by every entry point.
     span: tracing::Span,
 }
@@ -154,6 +159,8 @@ impl MqttConnection {
             pulled: Vec::new(),
             closing: false,
             counted: false,
+            ip_slot: None,
+            publish_limiter: None,
             span,
         }
     }
@@ -333,6 +340,7 @@ impl MqttConnection {
             self.core.detach(&s, kind, now);
         }
         self.uncount();
+        self.ip_slot = None;
     }
 
     fn uncount(&mut self) {

@@ -82,6 +82,22 @@ impl MqttConnection {
         let Some(session) = self.session.clone() else {
             return;
         };
+        if Self::over_publish_rate(
+            &mut self.publish_limiter,
+            &self.core,
+            self.client_id.as_deref(),
+            self.meta.peer,
+            now,
+            &p,
+        ) {
+            if p.qos == QoS::ExactlyOnce && !self.is_v5() {
+                // 3.x has no negative PUBREC: complete the handshake normally, dropping the message.
+                if let Some(id) = p.packet_id {
+                    session.qos2_received(id);
+                }
+            }
+            return self.ack_for(p.qos, p.packet_id, ReasonCode::QuotaExceeded, None);
+        }
         // Oversized topics are refused like unauthorized ones.
         let too_long =
             p.topic.len() > cfg.max_topic_length || p.topic.split('/').count() > cfg.max_topic_levels;

@@ -79,6 +79,8 @@ pub struct BrokerCore {
     pub(crate) started: Instant,
     /// When `$SYS` is next published.
     pub(crate) sys_next: Mutex<Option<Instant>>,
+    /// Connections per IP and flapping client ids (a leaf lock).
+    pub(crate) conn_limits: Arc<crate::limits::ConnLimits>,
 }
 
 impl std::fmt::Debug for BrokerCore {
@@ -112,6 +114,7 @@ impl BrokerCore {
             stats: Stats::default(),
             started: now,
             sys_next: Mutex::new(sys_next),
+            conn_limits: Arc::default(),
             config,
         })
     }
@@ -175,6 +178,10 @@ impl BrokerCore {
             auth_refused: Stats::get(&s.auth_refused),
             publish_denied: Stats::get(&s.publish_denied),
             subscribe_denied: Stats::get(&s.subscribe_denied),
+            publish_rate_limited: Stats::get(&s.publish_rate_limited),
+            per_ip_refused: Stats::get(&s.per_ip_refused),
+            flap_bans: Stats::get(&s.flap_bans),
+            flap_refused: Stats::get(&s.flap_refused),
         }
     }
 

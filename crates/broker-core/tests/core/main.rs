@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod abuse;
 mod connect;
 mod hooks;
 mod limits;

@@ -47,6 +47,7 @@ pub fn spawn_all(config: &Config, broker: &Broker) -> Result<TlsHandles> {
         if let Some(max) = l.max_connections {
             tcp.max_connections = max;
         }
+        tcp.connection_rate = l.connection_rate.filter(|&r| r > 0);
         tcp.proxy_protocol = l.proxy_protocol.unwrap_or(false);
         if let Some(s) = l.handshake_timeout {
             tcp.handshake_timeout = Duration::from_secs(s);
