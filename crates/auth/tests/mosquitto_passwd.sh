@@ -79,6 +79,7 @@ level = "info"
 [auth]
 password_file = "$pw"
 acl_file = "$work/acl.toml"
+ban_file = "$work/bans.toml"
 reload_interval = 1
 [auth.jwt]
 algorithm = "HS256"
@@ -89,6 +90,7 @@ leeway = 0
 type = "tcp"
 bind = "127.0.0.1:$port"
 CFG
+printf 'client_ids = ["bad-device-17"]\nusernames = []\nnetworks = []\n' > "$work/bans.toml"
 "$tern" --config "$work/tern.toml" 2>"$work/tern.log" &
 broker=$!
 for _ in $(seq 1 100); do
@@ -144,6 +146,16 @@ check "tenant subscribes to its own topics (%{claim:tenant})" sh -c "timeout 10 
   -V mqttv5 -P '$(token 60)' -t tenants/acme/# -C 1 -W 5 | grep -q hello"
 check "tenant refused elsewhere" sh -c "timeout 10 mosquitto_sub -h 127.0.0.1 -p $port -V mqttv5 -P '$(token 60)' \
   -t tenants/other/# -C 1 -W 3 2>&1 | grep -q 'All subscription requests were denied'"
+
+# Ban list: refused by client id (0x8A Banned on 5.0), then unbanned at runtime by editing the file.
+refuse "banned client id refused (MQTT 5)" pub -V mqttv5 -i bad-device-17 -u alice -P alice-new
+check "ban logged as Banned" sh -c "timeout 10 mosquitto_pub -h 127.0.0.1 -p $port -V mqttv5 -i bad-device-17 \
+  -u alice -P alice-new -t t -m x 2>&1 | grep -qi 'banned'"
+check "other client ids unaffected" pub -V mqttv5 -i good-device -u alice -P alice-new
+printf 'client_ids = []\nusernames = ["alice"]\nnetworks = []\n' > "$work/bans.toml"
+sleep 2.5
+check "unbanned client id after the file changed" pub -V mqttv5 -i bad-device-17 -u dave -P dave-pw
+refuse "banned user name after the file changed" pub -V mqttv5 -u alice -P alice-new
 
 echo "auth (mosquitto_passwd round trip): $passed passed, $failed failed"
 if [ "$failed" != 0 ]; then echo "--- tern log (last 30 lines)"; tail -n 30 "$work/tern.log"; fi
