@@ -67,6 +67,10 @@ pub struct CoreConfig {
     pub server_version: String,
     /// Most simultaneous connected clients; further CONNECTs are refused with Server Busy / unavailable.
     pub max_connections: usize,
+    /// Back-pressure: a publisher whose messages filled an online subscriber's queue past 3/4 is not read
+    /// until that queue drains below 1/2, or for at most this long (a stuck subscriber delays publishers,
+    /// it never stalls them). `Duration::ZERO` disables back-pressure.
+    pub publisher_pause: Duration,
 }
 
 impl Default for CoreConfig {
@@ -95,6 +99,7 @@ impl Default for CoreConfig {
             server_name: "tern".to_owned(),
             server_version: env!("CARGO_PKG_VERSION").to_owned(),
             max_connections: 100_000,
+            publisher_pause: Duration::from_millis(50),
         }
     }
 }

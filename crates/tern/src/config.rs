@@ -88,6 +88,9 @@ pub struct LimitsConfig {
     pub maximum_qos: Option<u8>,
     /// Seconds a new connection has to send CONNECT.
     pub connect_timeout: Option<u64>,
+    /// Longest pause, in milliseconds, of a publisher whose messages filled a subscriber's queue (0: never
+    /// pause publishers).
+    pub publisher_pause_ms: Option<u64>,
 }
 
 /// `limits.queue_drop`

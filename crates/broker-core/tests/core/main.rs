@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod backpressure;
 mod connect;
 mod hooks;
 mod limits;
