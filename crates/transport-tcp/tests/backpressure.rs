@@ -101,9 +101,12 @@ async fn fast_qos1_publisher_into_a_slow_subscriber_loses_nothing() {
                 _ => continue,
             }
         };
-        assert_eq!(p.payload, Bytes::from(expected.to_string()), "in order, none lost");
-        sub.send(&Packet::PubAck(PubAck::new(p.packet_id.unwrap())))
-            .await;
+        assert_eq!(
+            p.payload,
+            Bytes::from(expected.to_string()),
+            "in order, none lost"
+        );
+        sub.send(&Packet::PubAck(PubAck::new(p.packet_id.unwrap()))).await;
         if expected % 10 == 0 {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }

@@ -484,9 +484,7 @@ impl MqttConnection {
         if self.closing {
             return None;
         }
-        let pause = self
-            .paused_until
-            .filter(|_| !self.resume.load(Ordering::Acquire));
+        let pause = self.paused_until.filter(|_| !self.resume.load(Ordering::Acquire));
         match (self.protocol_deadline(), pause) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

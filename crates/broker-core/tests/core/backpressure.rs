@@ -22,7 +22,10 @@ fn world() -> World {
 fn publisher_pauses_at_the_high_watermark_and_resumes_when_the_subscriber_drains() {
     let w = world();
     let mut sub = w.connect5("sub", true, 0);
-    assert_eq!(sub.subscribe("bp/t", QoS::AtLeastOnce), vec![ReasonCode::GrantedQoS1]);
+    assert_eq!(
+        sub.subscribe("bp/t", QoS::AtLeastOnce),
+        vec![ReasonCode::GrantedQoS1]
+    );
     let mut publisher = w.connect5("pub", true, 0);
     let now = w.now;
     for i in 1..=5u16 {
@@ -36,7 +39,10 @@ fn publisher_pauses_at_the_high_watermark_and_resumes_when_the_subscriber_drains
     // The subscriber pulls: its queue empties, below the low watermark, and the publisher is woken.
     assert_eq!(sub.publishes().len(), 6);
     assert!(publisher.take_notified() > 0, "the drain notifier fired");
-    assert!(publisher.conn.wants_read(now), "reading resumes before the pause is over");
+    assert!(
+        publisher.conn.wants_read(now),
+        "reading resumes before the pause is over"
+    );
     // Every QoS 1 message was acknowledged to the publisher and nothing was dropped.
     assert_eq!(w.core.stats().dropped, 0);
 }
@@ -54,11 +60,18 @@ fn a_subscriber_that_never_drains_delays_the_publisher_for_the_pause_only() {
     assert!(!publisher.conn.wants_read(now));
     assert!(!publisher.conn.wants_read(now + PAUSE - Duration::from_millis(1)));
     assert!(publisher.conn.wants_read(now + PAUSE), "the safety valve");
-    let deadline = publisher.conn.poll_timeout().expect("the pause's end is a deadline");
+    let deadline = publisher
+        .conn
+        .poll_timeout()
+        .expect("the pause's end is a deadline");
     assert!(deadline <= now + PAUSE);
     publisher.conn.handle_timeout(now + PAUSE);
     assert!(publisher.conn.wants_read(now + PAUSE));
-    assert_ne!(publisher.conn.poll_timeout(), Some(now + PAUSE), "no busy loop on a past pause");
+    assert_ne!(
+        publisher.conn.poll_timeout(),
+        Some(now + PAUSE),
+        "no busy loop on a past pause"
+    );
     // The subscriber stays full: QoS 0 is dropped for it and counted, as without back-pressure.
     publisher.set_now(now + PAUSE);
     for i in 0..4u16 {
@@ -78,7 +91,10 @@ fn offline_durable_subscribers_do_not_pause_publishers() {
     let mut publisher = w.connect5("pub", true, 0);
     for i in 1..=20u16 {
         publisher.publish("bp/t", "m", QoS::AtLeastOnce, i);
-        assert!(publisher.conn.wants_read(w.now), "offline queue never pauses ({i})");
+        assert!(
+            publisher.conn.wants_read(w.now),
+            "offline queue never pauses ({i})"
+        );
     }
 }
 
