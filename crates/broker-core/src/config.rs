@@ -87,6 +87,10 @@ pub struct CoreConfig {
     pub flap_window: Duration,
     /// How long a flapping client id stays banned.
     pub flap_ban: Duration,
+    /// Back-pressure: a publisher whose messages filled an online subscriber's queue past 3/4 is not read
+    /// until that queue drains below 1/2, or for at most this long (a stuck subscriber delays publishers,
+    /// it never stalls them). `Duration::ZERO` disables back-pressure.
+    pub publisher_pause: Duration,
 }
 
 impl Default for CoreConfig {
@@ -123,6 +127,7 @@ impl Default for CoreConfig {
             flap_max: 0,
             flap_window: Duration::from_secs(60),
             flap_ban: Duration::from_secs(300),
+            publisher_pause: Duration::from_millis(50),
         }
     }
 }

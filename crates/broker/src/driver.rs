@@ -1,6 +1,7 @@
 //! The per-connection driver: one task owns one `MqttConnection` and moves bytes between it and the
-//! transport. It selects over the socket, the session's notifier and the connection's timer; everything
-//! MQTT happens in the core.
+//! transport. It selects over the socket (only while the connection wants to read: a publisher feeding a
+//! full subscriber queue is paused), the session's notifier and the connection's timer; everything MQTT
+//! happens in the core.
 
 use crate::handle::ShutdownSignal;
 use bytes::BytesMut;
@@ -18,8 +19,8 @@ pub struct DriverConfig {
     /// Smallest read reservation: what an idle connection holds while it waits for bytes.
     pub read_buffer_min: usize,
     /// Largest read reservation: a busy publisher's reads grow to this, so one read brings many packets.
-    /// Kept small on purpose: a read is routed as one batch, and until publishers get back-pressure a
-    /// 64 KiB read of a flood (hundreds of publishes, each fanned out) starves the subscribers' tasks: fan-out
+    /// Kept small on purpose: a read is routed as one batch, and a 64 KiB read of a flood (hundreds of
+    /// publishes, each fanned out) starved the subscribers' tasks before publishers got back-pressure: fan-out
     /// to 500 subscribers fell from 1.6M to 0.13M deliveries/s with 64 KiB against 4 KiB.
     pub read_buffer_max: usize,
     /// A write that makes no progress for this long closes the connection: a peer that stops reading must
@@ -85,6 +86,9 @@ async fn drive_inner<S>(
     // The read reservation adapts: it doubles while reads fill it and halves while they use little of it,
     // so a flood is read in large gulps and an idle connection holds only `read_buffer_min` bytes.
     let mut chunk = cfg.read_buffer_min;
+    // The last `handle_read` paused the connection and may have left whole packets in `rbuf`: they are
+    // handled as soon as it wants to read again, before the socket is read.
+    let mut parked = false;
 
     let end = loop {
         conn.poll_transmit(Instant::now().into_std(), &mut wbuf);
@@ -108,17 +112,27 @@ async fn drive_inner<S>(
         if conn.is_closed() {
             break End::ClosedByBroker;
         }
+        if parked && conn.wants_read(Instant::now().into_std()) {
+            let now = Instant::now().into_std();
+            conn.handle_read(now, &mut rbuf);
+            parked = !conn.wants_read(now);
+            continue;
+        }
         let deadline = conn.poll_timeout().map(Instant::from_std);
+        // Back-pressure: a paused publisher is not read; the drain notifier or the pause's deadline wakes us.
+        let reading = conn.wants_read(Instant::now().into_std());
         if rbuf.capacity() - rbuf.len() < chunk / 2 {
             rbuf.reserve(chunk);
         }
         let room = rbuf.capacity() - rbuf.len();
         tokio::select! {
-            read = rd.read_buf(&mut rbuf) => match read {
+            read = rd.read_buf(&mut rbuf), if reading => match read {
                 Ok(0) => break End::PeerClosed,
                 Ok(n) => {
                     chunk = next_chunk(chunk, n, room, cfg);
-                    conn.handle_read(Instant::now().into_std(), &mut rbuf);
+                    let now = Instant::now().into_std();
+                    conn.handle_read(now, &mut rbuf);
+                    parked = !conn.wants_read(now);
                 }
                 Err(e) => break End::ReadError(e),
             },

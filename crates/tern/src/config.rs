@@ -104,6 +104,9 @@ pub struct LimitsConfig {
     pub flap_window: Option<u64>,
     /// Seconds a flapping client id stays banned.
     pub flap_ban: Option<u64>,
+    /// Longest pause, in milliseconds, of a publisher whose messages filled a subscriber's queue (0: never
+    /// pause publishers).
+    pub publisher_pause_ms: Option<u64>,
 }
 
 /// `limits.queue_drop`

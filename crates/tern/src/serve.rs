@@ -136,6 +136,9 @@ fn core_config(config: &Config) -> CoreConfig {
     if let Some(v) = l.flap_ban {
         c.flap_ban = Duration::from_secs(v);
     }
+    if let Some(v) = l.publisher_pause_ms {
+        c.publisher_pause = Duration::from_millis(v);
+    }
     if !config.subscribe.denied_filters.is_empty() {
         c.denied_filters = config.subscribe.denied_filters.clone();
     }

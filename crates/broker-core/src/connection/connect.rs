@@ -156,6 +156,7 @@ impl MqttConnection {
             properties: props,
         })));
         self.session = Some(attached.handle);
+        self.enable_backpressure();
         self.span.record("client_id", &*client_id);
         self.client_id = Some(client_id);
         self.identity = identity;

@@ -22,6 +22,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::num::NonZeroU16;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tern_mqtt_codec::{
     ByteStr, DecodeError, Disconnect, Packet, ProtocolVersion, ReasonCode, decode_packet, encode_packet,
@@ -111,6 +112,13 @@ pub struct MqttConnection {
     publish_limiter: Option<crate::limits::PublishLimiter>,
     /// `mqtt` span with peer, transport and (once known) client id; entered by every entry point.
     span: tracing::Span,
+    /// Back-pressure: set when a publish of the last read met a subscriber's queue past its high watermark;
+    /// the connection is not read until then, or until a congested queue drains (`resume`).
+    paused_until: Option<Instant>,
+    /// Set by `resume_notifier`, which congested sessions call once their queue drained below half.
+    resume: Arc<AtomicBool>,
+    /// `notifier` plus setting `resume`: what this connection registers with a congested session.
+    resume_notifier: Notifier,
 }
 
 impl std::fmt::Debug for MqttConnection {
@@ -132,6 +140,15 @@ impl MqttConnection {
         let connect_deadline = now + core.config.connect_timeout;
         let span = tracing::info_span!("mqtt", peer = %meta.peer, transport = ?meta.transport,
             client_id = tracing::field::Empty);
+        let resume = Arc::new(AtomicBool::new(false));
+        let resume_notifier: Notifier = {
+            let resume = resume.clone();
+            let notifier = notifier.clone();
+            Arc::new(move || {
+                resume.store(true, Ordering::Release);
+                notifier();
+            })
+        };
         MqttConnection {
             core,
             meta,
@@ -162,6 +179,9 @@ impl MqttConnection {
             ip_slot: None,
             publish_limiter: None,
             span,
+            paused_until: None,
+            resume,
+            resume_notifier,
         }
     }
 
@@ -185,16 +205,44 @@ impl MqttConnection {
         self.session.as_ref()
     }
 
+    /// False while the connection is paused for back-pressure: its last read queued messages for an online
+    /// subscriber whose queue is past 3/4 full. True again once that queue drained below half (the notifier
+    /// is called) or `publisher_pause` after the read (folded into [`MqttConnection::poll_timeout`]). The
+    /// shell reads the socket only while this is true.
+    pub fn wants_read(&self, now: Instant) -> bool {
+        match self.paused_until {
+            Some(until) => now >= until || self.resume.load(Ordering::Acquire),
+            None => true,
+        }
+    }
+
+    /// Makes this connection's publishes subject to back-pressure, once its own session is known (a queue
+    /// it drains itself never pauses it).
+    pub(super) fn enable_backpressure(&mut self) {
+        let own = self.session.as_ref().map(SessionHandle::id);
+        self.fanout.publisher = Some((self.conn_id, self.resume_notifier.clone(), own));
+    }
+
     fn is_v5(&self) -> bool {
         self.version.is_some_and(ProtocolVersion::is_v5)
     }
 
-    /// Decodes and handles every complete packet in `buf`, leaving an incomplete tail in it. A decode error
+    /// Decodes and handles every complete packet in `buf`, leaving an incomplete tail in it (or, when a
+    /// publish pauses the connection for back-pressure, everything after that publish: call again once
+    /// [`MqttConnection::wants_read`] is true, before reading more). A decode error
     /// closes the connection (DISCONNECT or CONNACK with the error's reason code on 5.0).
     pub fn handle_read(&mut self, now: Instant, buf: &mut BytesMut) {
         let span = self.span.clone();
         let _entered = span.enter();
-        while !self.closing {
+        // Read while paused and not resumed by a drain: the safety valve opened (or the caller does not take
+        // back-pressure). Then the whole buffer is handled; otherwise decoding stops at the first publish
+        // that met a congested queue, leaving the rest in `buf` for when reading resumes, so a read's worth
+        // of publishes never overshoots the queue's headroom.
+        let valve = self.paused_until.is_some() && !self.resume.load(Ordering::Acquire);
+        self.paused_until = None;
+        self.resume.store(false, Ordering::Release);
+        self.fanout.congested = false;
+        while !self.closing && (valve || !self.fanout.congested) {
             let version = self.version.unwrap_or(ProtocolVersion::V3_1_1);
             let peeked_level = if self.phase == Phase::AwaitConnect {
                 peek_connect_level(buf)
@@ -218,6 +266,13 @@ impl MqttConnection {
         }
         if self.closing {
             buf.clear();
+        }
+        if std::mem::take(&mut self.fanout.congested) && !self.closing {
+            self.paused_until = Some(now + self.core.config.publisher_pause);
+            tracing::trace!(
+                client_id = self.client_id().unwrap_or(""),
+                "subscriber queue past its high watermark: publisher paused"
+            );
         }
         self.fanout.flush();
     }
@@ -431,8 +486,21 @@ impl MqttConnection {
         }
     }
 
-    /// When `handle_timeout` next has work: the CONNECT deadline, or 1.5 × keep alive after the last packet.
+    /// When `handle_timeout` next has work: the CONNECT deadline, 1.5 × keep alive after the last packet, or
+    /// the end of a back-pressure pause.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closing {
+            return None;
+        }
+        let pause = self.paused_until.filter(|_| !self.resume.load(Ordering::Acquire));
+        match (self.protocol_deadline(), pause) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The CONNECT deadline or the keep alive deadline.
+    fn protocol_deadline(&self) -> Option<Instant> {
         if self.closing {
             return None;
         }
@@ -446,7 +514,10 @@ impl MqttConnection {
     pub fn handle_timeout(&mut self, now: Instant) {
         let span = self.span.clone();
         let _entered = span.enter();
-        if self.poll_timeout().is_none_or(|at| now < at) {
+        if self.paused_until.is_some_and(|until| now >= until) {
+            self.paused_until = None;
+        }
+        if self.protocol_deadline().is_none_or(|at| now < at) {
             return;
         }
         match self.phase {

@@ -22,6 +22,11 @@ pub struct Fanout {
     /// Whether the publish in progress goes through the persistence hook (not for `$SYS`).
     pub(crate) persist: bool,
     wake: Vec<(SessionId, Notifier)>,
+    /// The publishing connection (id, resume notifier, own session) when back-pressure applies to it: a
+    /// target queue past its high watermark registers it and sets `congested`.
+    pub(crate) publisher: Option<(u64, Notifier, Option<SessionId>)>,
+    /// Set when a publish met an online session's queue past its high watermark.
+    pub(crate) congested: bool,
 }
 
 impl std::fmt::Debug for Fanout {

@@ -240,6 +240,9 @@ impl BrokerCore {
         if !dropped.is_empty() {
             fanout.dropped.push((session.client_id.clone(), dropped));
         }
+        if st.online && !spill && !self.config.publisher_pause.is_zero() {
+            self.note_congestion(session, &mut st, &limits, fanout);
+        }
         if queued {
             if let Some(delivery) = record {
                 fanout.durable.push(DurableDelivery {
@@ -253,6 +256,29 @@ impl BrokerCore {
             }
         }
         queued
+    }
+
+    /// Back-pressure: when an online session's queue is past its high watermark, the publishing connection
+    /// (if it takes back-pressure, and is not this session's own: a client subscribed to its own topics
+    /// drains that queue itself) registers to be woken once the queue drains below half.
+    fn note_congestion(
+        &self,
+        session: &Session,
+        st: &mut crate::session::SessionState,
+        limits: &crate::session::QueueLimits,
+        fanout: &mut Fanout,
+    ) {
+        let Some((conn_id, notifier, own)) = &fanout.publisher else {
+            return;
+        };
+        if *own == Some(session.id) || !st.queue.above_high_water(limits) {
+            return;
+        }
+        fanout.congested = true;
+        if !st.drain_waiters.iter().any(|(id, _)| id == conn_id) {
+            st.drain_below = (limits.max_messages / 2, limits.max_bytes / 2);
+            st.drain_waiters.push((*conn_id, notifier.clone()));
+        }
     }
 
     /// Hands shared-group deliveries of a departing member (`from`) to other members of their groups: the

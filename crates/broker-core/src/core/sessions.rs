@@ -50,6 +50,7 @@ impl BrokerCore {
     /// and its will is published at once if its delay is 0 (otherwise the reconnect cancels it).
     pub fn attach(&self, mut req: AttachRequest, now: Instant) -> Attached {
         let mut old_notifier = None;
+        let mut resume = Vec::new();
         let mut wills = Vec::new();
         let mut ended = None;
         let attached = {
@@ -65,6 +66,7 @@ impl BrokerCore {
                 if req.clean_start {
                     st.ended = true;
                     old.set_online(&mut st, false);
+                    resume = st.take_drain_waiters(true);
                     wills.extend(old_will);
                     drop(st);
                     table.by_client.remove(&req.client_id);
@@ -123,6 +125,9 @@ impl BrokerCore {
         if let Some(n) = old_notifier {
             n();
         }
+        for (_, n) in resume {
+            n();
+        }
         let mut fanout = Fanout::default();
         if let Some(old) = ended {
             self.end_session(&old, &mut fanout);
@@ -145,6 +150,7 @@ impl BrokerCore {
         let mut will = None;
         let mut end = false;
         let mut shared = Vec::new();
+        let resume;
         {
             let mut table = lock(&self.sessions);
             let mut st = lock(&session.state);
@@ -153,6 +159,8 @@ impl BrokerCore {
             }
             session.set_online(&mut st, false);
             st.notifier = None;
+            // Offline sessions do not pause publishers: those waiting on this one read again.
+            resume = st.take_drain_waiters(true);
             let w = st.will.take().filter(|_| kind != DetachKind::Normal);
             // Shared-group messages not yet received by this member go to another member: queued ones and
             // QoS 1 in flight. A QoS 2 message already sent stays with this session, to be completed when it
@@ -188,6 +196,9 @@ impl BrokerCore {
             }
         }
         tracing::debug!(client_id = %session.client_id, ?kind, ended = end, "session detached");
+        for (_, n) in resume {
+            n();
+        }
         let mut fanout = Fanout::default();
         self.keep_leftovers(session, shared, &mut fanout);
         if let Some(w) = will {

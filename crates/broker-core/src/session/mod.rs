@@ -138,6 +138,10 @@ pub(crate) struct SessionState {
     pub(crate) mem_high: u64,
     /// The store's sync point a refill waits for (every spilled row handed to the store is then durable).
     pub(crate) refill: Option<CommitTicket>,
+    /// Back-pressure: publishers paused because this queue passed its high watermark, by connection id;
+    /// woken once it drains below `drain_below` (messages, bytes) or the session goes offline or ends.
+    pub(crate) drain_waiters: Vec<(u64, Notifier)>,
+    pub(crate) drain_below: (usize, usize),
 }
 
 /// An offline session keeps at most this many deliveries in memory; later stored ones stay on disk until
@@ -159,6 +163,20 @@ impl SessionState {
     /// Highest sequence number in flight (0 if none is stored).
     pub(crate) fn inflight_high(&self) -> u64 {
         self.inflight.max_seq()
+    }
+
+    /// Publishers to resume now: all of them once the queue is below its low watermark (or `force`, when
+    /// the session goes offline or ends). The caller calls them after releasing the lock.
+    pub(crate) fn take_drain_waiters(&mut self, force: bool) -> Vec<(u64, Notifier)> {
+        if self.drain_waiters.is_empty() {
+            return Vec::new();
+        }
+        let (messages, bytes) = self.drain_below;
+        if force || (self.queue.len() < messages && self.queue.bytes() < bytes) {
+            std::mem::take(&mut self.drain_waiters)
+        } else {
+            Vec::new()
+        }
     }
 }
 
@@ -201,6 +219,8 @@ impl Session {
                 spilled: 0,
                 mem_high: 0,
                 refill: None,
+                drain_waiters: Vec::new(),
+                drain_below: (0, 0),
             }),
         }
     }
@@ -324,11 +344,17 @@ impl SessionHandle {
         let mut sent = Vec::new();
         let mut expired = Vec::new();
         let mut waiting = None;
+        let mut resume = Vec::new();
         if let Some(mut st) = self.state() {
             stats = Self::pull_locked(&mut st, now, window, out, &mut sent, &mut expired);
             if let (Some(t), Some(n)) = (st.queue.front_pending(), &st.notifier) {
                 waiting = Some((t.clone(), n.clone()));
             }
+            resume = st.take_drain_waiters(false);
+        }
+        // Publishers paused on this queue read again (notifiers are never called under a lock).
+        for (_, n) in resume {
+            n();
         }
         // The next stored delivery waits for its message's commit: pull again when it is done.
         if let Some((ticket, notifier)) = waiting {

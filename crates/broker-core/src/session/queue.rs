@@ -49,6 +49,17 @@ impl OutQueue {
         self.items.len()
     }
 
+    /// Bytes queued (the shared messages' sizes).
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// True at or above 3/4 of either limit: publishers feeding this queue are read more slowly.
+    pub(crate) fn above_high_water(&self, limits: &QueueLimits) -> bool {
+        self.items.len() >= limits.max_messages - limits.max_messages / 4
+            || self.bytes >= limits.max_bytes - limits.max_bytes / 4
+    }
+
     fn is_full(&self, extra: usize, limits: &QueueLimits) -> bool {
         self.items.len() >= limits.max_messages || self.bytes + extra > limits.max_bytes
     }

@@ -3,6 +3,7 @@
 mod harness;
 
 mod abuse;
+mod backpressure;
 mod connect;
 mod hooks;
 mod limits;
