@@ -5,10 +5,9 @@
 //! `tern-transport-tcp`'s [`StreamListener`]; certificates from `tern-tls`. No MQTT logic lives here.
 
 mod handshake;
-mod stream;
 
 pub use handshake::{UpgradeRules, Upgraded};
-pub use stream::WsByteStream;
+pub use tern_ws_stream::WsByteStream;
 
 use std::io;
 use std::net::SocketAddr;

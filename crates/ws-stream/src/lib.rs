@@ -94,7 +94,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsByteStream<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        // Writers may never call flush (the broker's driver writes and moves on), so frames queued by
+        // Writers may never call flush, so frames queued by
         // `poll_write` that the socket could not take at once go out whenever the connection is read.
         if let Poll::Ready(Err(e)) = Pin::new(&mut this.ws).poll_flush(cx)
             && !matches!(e, WsError::ConnectionClosed | WsError::AlreadyClosed)
@@ -128,7 +128,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsByteStream<S> {
                 Some(Err(WsError::Capacity(e))) => {
                     this.closing = Some(CloseFrame {
                         code: CloseCode::Size,
-                        reason: "message larger than the broker's maximum packet size".into(),
+                        reason: "message larger than the maximum packet size".into(),
                     });
                     tracing::debug!(error = %e, "WebSocket message too large");
                 }
