@@ -455,6 +455,13 @@ impl MqttConnection {
             self.transmit_deliveries(now, version, out);
         }
         Stats::add(&self.core.stats.bytes_out, (out.len() - start) as u64);
+        // An idle connection keeps no queue storage: a `Packet` is large, and these grow in bursts.
+        if self.control.is_empty() && self.control.capacity() > 0 {
+            self.control = VecDeque::new();
+        }
+        if self.acks.is_empty() && self.acks.capacity() > 0 {
+            self.acks = VecDeque::new();
+        }
     }
 
     /// An ack whose commit failed (the store is full): PUBACK/PUBREC become 0x97 Quota exceeded on MQTT 5
