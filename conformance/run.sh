@@ -8,29 +8,13 @@
 # Set CONFORMANCE_SKIP_MOSQUITTO=1 to run only against Tern; CONFORMANCE_UPDATE_EXPECTED=1 rewrites the expected file.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/.." && pwd)"
+source "$here/lib.sh"
+root="$tern_root"
 cd "$root"
+work="$(tern_workdir)"
 
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 1 100); do
-    if python3 -c "import socket; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "conformance: nothing listens on 127.0.0.1:$1 after 10 s" >&2
-  return 1
-}
-
-cargo build -q -p tern -p tern-conformance
-suite="$root/target/debug/tern-conformance"
+tern="$(build_tern tern-conformance)"
+suite="$tern_target/debug/tern-conformance"
 denied="tern-conformance-denied/x"
 
 status=0
@@ -41,8 +25,7 @@ failed=0
 # One listener per transport; TLS-based ones use Tern's development certificate (generated into data_dir).
 if [ "${CONFORMANCE_SKIP_TERN:-0}" != 1 ]; then
 tcp_port="$(free_port)"; tls_port="$(free_port)"; ws_port="$(free_port)"; wss_port="$(free_port)"
-udp_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-quic_port="$(udp_port)"; sn_port="$(udp_port)"
+quic_port="$(free_port udp)"; sn_port="$(free_port udp)"
 cat > "$work/tern.toml" <<CFG
 data_dir = "$work/tern-data"
 [log]
@@ -70,9 +53,8 @@ bind = "127.0.0.1:$quic_port"
 type = "mqttsn"
 bind = "127.0.0.1:$sn_port"
 CFG
-"$root/target/debug/tern" --config "$work/tern.toml" &
-pids+=($!)
-for p in "$tcp_port" "$tls_port" "$ws_port" "$wss_port"; do wait_port "$p"; done
+start_tern "$tern" "$work/tern.toml" "$work/tern.log" "$tcp_port"
+for p in "$tls_port" "$ws_port" "$wss_port"; do wait_port "$p"; done
 ca="$work/tern-data/tls/dev-cert.pem"
 for _ in $(seq 1 50); do [ -s "$ca" ] && break; sleep 0.1; done
 
@@ -99,11 +81,7 @@ fi
 
 # --- Mosquitto --------------------------------------------------------------------------------------------------
 if [ "${CONFORMANCE_SKIP_MOSQUITTO:-0}" != 1 ]; then
-  if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
-    echo "conformance: installing mosquitto from Debian"
-    if [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null && apt-get install -y -qq mosquitto >/dev/null
-    else sudo apt-get update -qq >/dev/null && sudo apt-get install -y -qq mosquitto >/dev/null; fi
-  fi
+  [ -x /usr/sbin/mosquitto ] || ensure_debian mosquitto mosquitto
   mosquitto_bin="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
   version="$( ("$mosquitto_bin" -h 2>/dev/null || true) | sed -n "s/^mosquitto version \([0-9.]*\).*/\1/p" | head -1)"
   expected="$here/expected/mosquitto-$version.json"
@@ -122,7 +100,7 @@ CFG
   # Run as root, Mosquitto drops to its own user: it must be able to read the files.
   chmod a+rx "$work"; chmod a+r "$work/mosquitto.conf"
   "$mosquitto_bin" -c "$work/mosquitto.conf" &
-  pids+=($!)
+  tern_track $!
   wait_port "$m_port"
   echo "conformance: Mosquitto $version at mqtt://127.0.0.1:$m_port (expected results: ${expected#$root/})"
   if [ "${CONFORMANCE_UPDATE_EXPECTED:-0}" = 1 ] || [ ! -f "$expected" ]; then

@@ -4,33 +4,16 @@
 # exchanging messages with TCP clients (tern pub/sub). Prints "browser: N passed, N failed" last.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-work="$(mktemp -d)"
-tern_pid=""
-cleanup() {
-  if [[ -n "$tern_pid" ]]; then kill "$tern_pid" 2>/dev/null || true; wait "$tern_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$here/../lib.sh"
 fail() { echo "browser: setup failed: $*" >&2; echo "browser: 0 passed, 1 failed"; exit 1; }
 
-if ! command -v chromium >/dev/null; then
-  echo "installing chromium (Debian packages)" >&2
-  timeout 600 apt-get update -qq >/dev/null || fail "apt-get update"
-  DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq chromium chromium-driver >/dev/null || fail "apt-get install chromium"
-fi
+ensure_debian chromium chromium chromium-driver || fail "apt-get install chromium"
 command -v node >/dev/null || fail "node is not installed"
 (cd "$here" && timeout 300 npm ci --no-audit --no-fund --loglevel=error >/dev/null) || fail "npm ci"
 
-(cd "$root" && timeout 900 cargo build -q -p tern) || fail "cargo build -p tern"
-tern="${CARGO_TARGET_DIR:-$root/target}/debug/tern"
-
-# Free loopback ports: bind port 0, read the port, release it (tern binds them right after).
-read -r p_tcp p_ws p_wss < <(python3 -c '
-import socket
-s=[socket.socket() for _ in range(3)]
-[x.bind(("127.0.0.1",0)) for x in s]
-print(*[x.getsockname()[1] for x in s])')
+tern="$(build_tern)" || fail "cargo build -p tern"
+work="$(tern_workdir)"
+p_tcp="$(free_port)"; p_ws="$(free_port)"; p_wss="$(free_port)"
 cat > "$work/tern.toml" <<CONF
 data_dir = "$work/data"
 [log]
@@ -45,12 +28,7 @@ bind = "127.0.0.1:$p_ws"
 type = "wss"
 bind = "127.0.0.1:$p_wss"
 CONF
-"$tern" --config "$work/tern.toml" >"$work/tern.log" 2>&1 &
-tern_pid=$!
-for _ in $(seq 1 50); do
-  (echo >/dev/tcp/127.0.0.1/"$p_wss") 2>/dev/null && break
-  sleep 0.1
-done
+start_tern "$tern" "$work/tern.toml" "$work/tern.log" "$p_wss" || fail "tern did not start"
 
 set +e
 (cd "$here" && TERN="$tern" TCP_URL="mqtt://127.0.0.1:$p_tcp" WS_URL="ws://127.0.0.1:$p_ws/mqtt" \

@@ -5,32 +5,19 @@
 #        TERN_INTEROP_PORT=1883 conformance/interop/run.sh   (against a broker already listening on 127.0.0.1)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-cd "$root"
+source "$here/../lib.sh"
 
-if ! command -v mosquitto_pub >/dev/null 2>&1; then
-  echo "interop: installing mosquitto-clients from Debian"
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null && apt-get install -y -qq mosquitto-clients >/dev/null
-  else sudo apt-get update -qq >/dev/null && sudo apt-get install -y -qq mosquitto-clients >/dev/null; fi
-fi
-
-venv="$root/target/interop-venv"
-if ! "$venv/bin/python" -c 'import paho.mqtt' 2>/dev/null; then
-  echo "interop: installing paho-mqtt from PyPI into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q 'paho-mqtt==2.2.0'
-fi
-
-started=""
-cleanup() { if [ -n "$started" ]; then kill "$started" 2>/dev/null || true; wait "$started" 2>/dev/null || true; fi; }
-trap cleanup EXIT
+ensure_debian mosquitto_pub mosquitto-clients
+venv="$tern_target/interop-venv"
+ensure_venv "$venv" 'import paho.mqtt' 'paho-mqtt==2.2.0'
 
 port="${TERN_INTEROP_PORT:-}"
 if [ -z "$port" ]; then
-  cargo build -q -p tern
-  port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-  cfg="$(mktemp)"
-  cat > "$cfg" <<CFG
+  tern="$(build_tern)"
+  port="$(free_port)"
+  work="$(tern_workdir)"
+  cat > "$work/tern.toml" <<CFG
+data_dir = "$work/data"
 [log]
 level = "warn"
 [sys]
@@ -39,12 +26,7 @@ interval = 1
 type = "tcp"
 bind = "127.0.0.1:$port"
 CFG
-  "$root/target/debug/tern" --config "$cfg" &
-  started=$!
-  for _ in $(seq 1 100); do
-    if "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null; then break; fi
-    sleep 0.1
-  done
+  start_tern "$tern" "$work/tern.toml" "$work/tern.log" "$port"
 fi
 
 "$venv/bin/python" "$here/interop.py" --port "$port"

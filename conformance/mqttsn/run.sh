@@ -5,24 +5,15 @@
 # Usage: conformance/mqttsn/run.sh
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-cd "$root"
+source "$here/../lib.sh"
 
-venv="$root/target/mqttsn-venv"
-if ! "$venv/bin/python" -c 'import mqttsn12, paho.mqtt' 2>/dev/null; then
-  echo "mqttsn-interop: installing mqtt-sn-12 and paho-mqtt from PyPI into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q 'mqtt-sn-12==1.0.9' 'paho-mqtt==2.2.0'
-fi
-
-cargo build -q -p tern
-free_port() { "$venv/bin/python" -c "import socket; s=socket.socket(socket.AF_INET, socket.$1); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
-tcp_port="$(free_port SOCK_STREAM)"
-sn_port="$(free_port SOCK_DGRAM)"
-work="$(mktemp -d)"
-cfg="$work/tern.toml"
-log="$work/tern.log"
-cat > "$cfg" <<CFG
+venv="$tern_target/mqttsn-venv"
+ensure_venv "$venv" 'import mqttsn12, paho.mqtt' 'mqtt-sn-12==1.0.9' 'paho-mqtt==2.2.0'
+tern="$(build_tern)"
+tcp_port="$(free_port tcp)"
+sn_port="$(free_port udp)"
+work="$(tern_workdir)"
+cat > "$work/tern.toml" <<CFG
 data_dir = "$work/data"
 [log]
 level = "warn"
@@ -40,16 +31,6 @@ max_retries = 2
 [listener.mqttsn.predefined_topics]
 "7" = "interop/predefined"
 CFG
-"$root/target/debug/tern" --config "$cfg" 2>"$log" &
-pid=$!
-cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-for _ in $(seq 1 100); do
-  if "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1',$tcp_port),0.2)" 2>/dev/null; then break; fi
-  sleep 0.1
-done
-if ! kill -0 "$pid" 2>/dev/null; then
-  echo "mqttsn-interop: tern did not start:"; cat "$log"; exit 1
-fi
+start_tern "$tern" "$work/tern.toml" "$work/tern.log" "$tcp_port" || { echo "mqttsn-interop: 0 passed, 1 failed"; exit 1; }
 
 timeout 300 "$venv/bin/python" "$here/interop.py" --sn-port "$sn_port" --tcp-port "$tcp_port"

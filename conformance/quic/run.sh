@@ -6,29 +6,17 @@
 # Usage: conformance/quic/run.sh
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-cd "$root"
+source "$here/../lib.sh"
 
-venv="$root/target/quic-venv"
-if ! "$venv/bin/python" -c 'import aioquic, paho.mqtt; assert aioquic.__version__ == "1.7.2"' 2>/dev/null; then
-  echo "quic-interop: installing aioquic and paho-mqtt from PyPI into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q 'aioquic==1.7.2' 'paho-mqtt==2.2.0'
-fi
-if ! command -v mosquitto_pub >/dev/null; then
-  echo "quic-interop: installing mosquitto-clients"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto-clients >/dev/null
-fi
-
-cargo build -q -p tern
-free_port() { "$venv/bin/python" -c "import socket; s=socket.socket(socket.AF_INET, socket.$1); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
-tcp_port="$(free_port SOCK_STREAM)"
-quic_port="$(free_port SOCK_DGRAM)"
-work="$(mktemp -d)"
-cfg="$work/tern.toml"
+venv="$tern_target/quic-venv"
+ensure_venv "$venv" 'import aioquic, paho.mqtt; assert aioquic.__version__ == "1.7.2"' 'aioquic==1.7.2' 'paho-mqtt==2.2.0'
+ensure_debian mosquitto_pub mosquitto-clients
+tern="$(build_tern)"
+tcp_port="$(free_port tcp)"
+quic_port="$(free_port udp)"
+work="$(tern_workdir)"
 log="$work/tern.log"
-cat > "$cfg" <<CFG
+cat > "$work/tern.toml" <<CFG
 data_dir = "$work/data"
 [log]
 level = "info"
@@ -41,17 +29,9 @@ bind = "127.0.0.1:$tcp_port"
 type = "quic"
 bind = "127.0.0.1:$quic_port"
 CFG
-"$root/target/debug/tern" --config "$cfg" 2>"$log" &
-pid=$!
-cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-for _ in $(seq 1 100); do
-  if "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1',$tcp_port),0.2)" 2>/dev/null; then break; fi
-  sleep 0.1
-done
 cafile="$work/data/tls/dev-cert.pem"
-if ! kill -0 "$pid" 2>/dev/null || [ ! -s "$cafile" ]; then
-  echo "quic-interop: tern did not start (or wrote no $cafile):"; cat "$log"
+if ! start_tern "$tern" "$work/tern.toml" "$log" "$tcp_port" || [ ! -s "$cafile" ]; then
+  echo "quic-interop: tern did not start (or wrote no $cafile)"
   echo "quic-interop: 0 passed, 1 failed"
   exit 1
 fi

@@ -4,24 +4,14 @@
 # by the broker without a restart), then edited again by mosquitto_passwd. Also: an ACL denial seen by a
 # real client, and a JWT whose claim picks the ACL rule. Installs Debian's mosquitto and mosquitto-clients if missing. Run by scripts/test.sh.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/../../.." && pwd)"
+source "$(dirname "$0")/../../../conformance/lib.sh"
+root="$tern_root"
 cd "$root"
 
-if ! command -v mosquitto_passwd >/dev/null 2>&1 || ! command -v mosquitto_pub >/dev/null 2>&1; then
-  echo "auth: installing mosquitto (mosquitto_passwd) and mosquitto-clients from Debian"
-  sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo
-  $sudo_ apt-get update -qq >/dev/null && $sudo_ apt-get install -y -qq mosquitto mosquitto-clients >/dev/null
-fi
-
-cargo build -q -p tern
-tern="$root/target/debug/tern"
-work="$(mktemp -d)"
-broker=""
-cleanup() {
-  if [ -n "$broker" ]; then kill "$broker" 2>/dev/null || true; wait "$broker" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+ensure_debian mosquitto_passwd mosquitto mosquitto-clients
+ensure_debian mosquitto_pub mosquitto-clients
+tern="$(build_tern)"
+work="$(tern_workdir)"
 passed=0
 failed=0
 check() { # check NAME CMD...: the command must succeed
@@ -72,7 +62,7 @@ sig = b64(hmac.new(sys.argv[2].encode(), f"{head}.{body}".encode(), hashlib.sha2
 print(f"{head}.{body}.{sig}")
 PY
 }
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+port="$(free_port)"
 cat > "$work/tern.toml" <<CFG
 [log]
 level = "info"
@@ -91,12 +81,7 @@ type = "tcp"
 bind = "127.0.0.1:$port"
 CFG
 printf 'client_ids = ["bad-device-17"]\nusernames = []\nnetworks = []\n' > "$work/bans.toml"
-"$tern" --config "$work/tern.toml" 2>"$work/tern.log" &
-broker=$!
-for _ in $(seq 1 100); do
-  if python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null; then break; fi
-  sleep 0.1
-done
+start_tern "$tern" "$work/tern.toml" "$work/tern.log" "$port"
 check "start-up line says what is open to whom" grep -q "security: tcp:127.0.0.1:$port: anonymous from loopback only" "$work/tern.log"
 
 pub() { timeout 10 mosquitto_pub -h 127.0.0.1 -p "$port" -t t -m x "$@"; }
