@@ -125,7 +125,11 @@ async fn drive_inner<S>(
             rbuf.reserve(chunk);
         }
         let room = rbuf.capacity() - rbuf.len();
+        // The core stopped at its write budget with deliveries queued: poll again at once, but through the
+        // select, so a subscriber with a long queue still reads its socket and keeps its timers.
+        let more = conn.has_more_to_send();
         tokio::select! {
+            _ = std::future::ready(()), if more => {}
             read = rd.read_buf(&mut rbuf), if reading => match read {
                 Ok(0) => break End::PeerClosed,
                 Ok(n) => {

@@ -15,7 +15,7 @@ pub use violation::Violation;
 use crate::core::{BrokerCore, DetachKind, Fanout};
 use crate::persistence::CommitTicket;
 use crate::policy::Identity;
-use crate::session::{Notifier, Outbound, SessionHandle};
+use crate::session::{Notifier, SessionHandle};
 use crate::stats::Stats;
 use bytes::BytesMut;
 use std::collections::{HashMap, VecDeque};
@@ -101,7 +101,8 @@ pub struct MqttConnection {
     /// Acks to the client's publishes (PUBACK, PUBREC, PUBCOMP), in order, each possibly waiting on a commit.
     acks: VecDeque<(Option<CommitTicket>, Packet)>,
     fanout: Fanout,
-    pulled: Vec<Outbound>,
+    /// The last `poll_transmit` stopped at its write budget with deliveries still queued.
+    more_to_send: bool,
     /// No more input is processed; the connection closes once `control` is flushed.
     closing: bool,
     /// CONNACK success was counted in the connection gauge.
@@ -173,7 +174,7 @@ impl MqttConnection {
             control: VecDeque::new(),
             acks: VecDeque::new(),
             fanout: Fanout::default(),
-            pulled: Vec::new(),
+            more_to_send: false,
             closing: false,
             counted: false,
             ip_slot: None,
@@ -557,6 +558,12 @@ impl MqttConnection {
         self.close(now, DetachKind::Abnormal);
         self.control.clear();
         self.core.unregister_connection(self.conn_id);
+    }
+
+    /// True when the last [`MqttConnection::poll_transmit`] stopped at its write budget with deliveries
+    /// still queued: the shell writes what it got and polls again without waiting for a wake-up.
+    pub fn has_more_to_send(&self) -> bool {
+        self.more_to_send
     }
 
     /// True once the connection is over and everything it had to say was handed to `poll_transmit`: the

@@ -13,8 +13,15 @@ use tern_mqtt_codec::{
     ByteStr, Packet, PacketId, ProtocolVersion, PubAck, Publish, PublishProperties, encoded_len,
 };
 
+/// Deliveries taken from the session per lock.
+const PULL_BATCH: usize = 32;
+/// Encoded bytes after which `poll_transmit` stops taking deliveries so the shell writes them first: a
+/// subscriber's write buffer stays this small however long its queue is.
+const WRITE_BUDGET: usize = 16 * 1024;
+
 impl MqttConnection {
     pub(super) fn transmit_deliveries(&mut self, now: Instant, version: ProtocolVersion, out: &mut BytesMut) {
+        self.more_to_send = false;
         let Some(session) = self.session.clone() else {
             return;
         };
@@ -23,24 +30,36 @@ impl MqttConnection {
                 .receive_maximum
                 .min(self.core.config.max_outbound_inflight),
         );
-        let mut pulled = std::mem::take(&mut self.pulled);
-        let stats = session.pull(now, window, &mut pulled);
-        if stats.expired > 0 {
-            Stats::add(&self.core.stats.expired, stats.expired as u64);
-        }
-        for item in pulled.drain(..) {
-            match item {
-                Outbound::PubRel(id) => self.encode(&Packet::PubRel(PubAck::new(id)), version, out),
-                Outbound::Publish {
-                    packet_id,
-                    dup,
-                    delivery,
-                } => {
-                    self.send_publish(now, version, &session, packet_id, dup, &delivery, out);
+        // Deliveries are pulled a batch at a time until one write's worth is encoded; the rest stays in the
+        // session queue (shared `Arc`s, counted by back-pressure) for the next round after this write.
+        let start = out.len();
+        let mut pulled = Vec::new();
+        loop {
+            let stats = session.pull_at_most(now, window, PULL_BATCH, &mut pulled);
+            if stats.expired > 0 {
+                Stats::add(&self.core.stats.expired, stats.expired as u64);
+            }
+            let full = pulled.len() >= PULL_BATCH;
+            for item in pulled.drain(..) {
+                match item {
+                    Outbound::PubRel(id) => self.encode(&Packet::PubRel(PubAck::new(id)), version, out),
+                    Outbound::Publish {
+                        packet_id,
+                        dup,
+                        delivery,
+                    } => {
+                        self.send_publish(now, version, &session, packet_id, dup, &delivery, out);
+                    }
                 }
             }
+            if !full {
+                return;
+            }
+            if out.len() - start >= WRITE_BUDGET {
+                self.more_to_send = true;
+                return;
+            }
         }
-        self.pulled = pulled;
     }
 
     #[allow(clippy::too_many_arguments)]

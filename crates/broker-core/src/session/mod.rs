@@ -291,10 +291,23 @@ impl SessionHandle {
     /// queued deliveries while fewer than `window` QoS 1/2 are in flight. Expired messages are discarded
     /// ([MQTT-3.3.2-5]).
     pub fn pull(&self, now: Instant, window: usize, out: &mut Vec<Outbound>) -> PullStats {
-        let mut stats = self.pull_once(now, window, out);
+        self.pull_at_most(now, window, usize::MAX, out)
+    }
+
+    /// [`SessionHandle::pull`], stopping once `out` holds `max` items: deliveries left in the queue stay
+    /// shared `Arc`s instead of becoming encoded bytes in a connection's write buffer, so a slow subscriber
+    /// among many costs its queue's entries, not a copy of them.
+    pub fn pull_at_most(
+        &self,
+        now: Instant,
+        window: usize,
+        max: usize,
+        out: &mut Vec<Outbound>,
+    ) -> PullStats {
+        let mut stats = self.pull_once(now, window, max, out);
         // A long queue's tail is on disk: read the next part back once the store has all of it.
-        if self.refill(now) {
-            stats.expired += self.pull_once(now, window, out).expired;
+        if out.len() < max && self.refill(now) {
+            stats.expired += self.pull_once(now, window, max, out).expired;
         }
         stats
     }
@@ -339,14 +352,14 @@ impl SessionHandle {
         n > 0
     }
 
-    fn pull_once(&self, now: Instant, window: usize, out: &mut Vec<Outbound>) -> PullStats {
+    fn pull_once(&self, now: Instant, window: usize, max: usize, out: &mut Vec<Outbound>) -> PullStats {
         let mut stats = PullStats::default();
         let mut sent = Vec::new();
         let mut expired = Vec::new();
         let mut waiting = None;
         let mut resume = Vec::new();
         if let Some(mut st) = self.state() {
-            stats = Self::pull_locked(&mut st, now, window, out, &mut sent, &mut expired);
+            stats = Self::pull_locked(&mut st, now, window, max, out, &mut sent, &mut expired);
             if let (Some(t), Some(n)) = (st.queue.front_pending(), &st.notifier) {
                 waiting = Some((t.clone(), n.clone()));
             }
@@ -375,6 +388,7 @@ impl SessionHandle {
         st: &mut SessionState,
         now: Instant,
         window: usize,
+        max: usize,
         out: &mut Vec<Outbound>,
         sent: &mut Vec<(u64, u16)>,
         expired: &mut Vec<u64>,
@@ -391,6 +405,9 @@ impl SessionHandle {
             });
         }
         while let Some(front) = st.queue.front() {
+            if out.len() >= max {
+                break;
+            }
             if front.qos != QoS::AtMostOnce && st.inflight.len() >= window {
                 break;
             }

@@ -7,6 +7,9 @@ use crate::persistence::CommitTicket;
 use std::collections::VecDeque;
 use tern_mqtt_codec::QoS;
 
+/// Queue storage (entries) kept once the queue empties; more is released.
+const RETAINED_CAPACITY: usize = 64;
+
 /// What happened to a delivery offered to a full queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Enqueued {
@@ -127,6 +130,11 @@ impl OutQueue {
     pub(crate) fn pop(&mut self) -> Option<(u64, Delivery)> {
         let q = self.items.pop_front()?;
         self.bytes = self.bytes.saturating_sub(q.delivery.msg.size());
+        // A drained backlog gives its storage back: 500 subscribers that once queued 1,000 deliveries each
+        // would otherwise keep 32 MB between bursts. Small bursts keep theirs and do not reallocate.
+        if self.items.is_empty() && self.items.capacity() > RETAINED_CAPACITY {
+            self.items = VecDeque::new();
+        }
         Some((q.seq, q.delivery))
     }
 

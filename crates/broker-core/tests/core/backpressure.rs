@@ -143,3 +143,45 @@ fn disabled_with_a_zero_pause() {
         assert!(publisher.conn.wants_read(w.now));
     }
 }
+
+/// A subscriber's backlog reaches the shell one write at a time: `poll_transmit` stops near 16 KiB and says
+/// there is more, and the rest stays in the session queue (shared messages, not encoded copies).
+#[test]
+fn a_long_backlog_is_transmitted_in_bounded_writes_in_order() {
+    let w = World::new(CoreConfig {
+        sys_interval: None,
+        ..CoreConfig::default()
+    });
+    let mut sub = w.connect5("sub", true, 0);
+    sub.subscribe("bp/big", QoS::AtMostOnce);
+    let mut publisher = w.connect5("pub", true, 0);
+    let body = "x".repeat(100);
+    for i in 1..=600u16 {
+        publisher.publish("bp/big", &format!("{i:04}{body}"), QoS::AtMostOnce, i);
+    }
+    let mut writes = 0;
+    let mut got = Vec::new();
+    loop {
+        let mut bytes = sub.recv_bytes();
+        writes += 1;
+        // The budget is checked after each batch of 32 deliveries of about 120 bytes.
+        assert!(
+            bytes.len() <= 16 * 1024 + 32 * 120,
+            "write {writes} holds {} bytes",
+            bytes.len()
+        );
+        while let Some(p) = tern_mqtt_codec::decode_packet(&mut bytes, sub.version, u32::MAX).unwrap() {
+            if let tern_mqtt_codec::Packet::Publish(p) = p {
+                got.push(String::from_utf8_lossy(&p.payload[..4]).into_owned());
+            }
+        }
+        if !sub.conn.has_more_to_send() {
+            break;
+        }
+        assert!(writes < 100, "the backlog never drains");
+    }
+    assert!(writes >= 4, "600 x ~120 bytes take several writes, took {writes}");
+    let expected: Vec<String> = (1..=600).map(|i| format!("{i:04}")).collect();
+    assert_eq!(got, expected);
+    assert_eq!(w.core.stats().dropped, 0);
+}
