@@ -255,7 +255,7 @@ fn apply(
         }
         Op::Sent { client, seq, pid } => {
             let row = queue.get((&**client, *seq))?.map(|v| v.value().to_vec());
-            // A row that is not there was never stored (a retained message sent at subscribe).
+            // A row that is not there was never stored (a non-durable delivery) or is already gone.
             if let Some(mut row) = row {
                 if let Some(slot) = row.get_mut(PACKET_ID_AT..PACKET_ID_AT + 2) {
                     slot.copy_from_slice(&pid.to_be_bytes());
