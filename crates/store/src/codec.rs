@@ -2,14 +2,17 @@
 //! so every property survives without a second serialisation format; a small fixed header in front holds
 //! what the packets cannot (expiry deadline, delivery state). Every row starts with [`ROW_VERSION`].
 //!
-//! Queue row: `version u8 | qos u8 | retain u8 | released u8 | packet_id u16 | deadline u64 | PUBLISH`,
-//! with the delivery's subscription identifiers in the PUBLISH's properties.
+//! Queue row: `version u8 | qos u8 | retain u8 | released u8 | packet_id u16 | deadline u64 | PUBLISH
+//! [| group_len u16 | group | filter_len u16 | filter]`, with the delivery's subscription identifiers in the
+//! PUBLISH's properties. The optional trailer names the shared subscription group (`$share/{group}/{filter}`)
+//! the delivery was picked for, so a restored delivery can still move to another member; rows without it
+//! (older ones, plain subscriptions) decode as before, so it needs no format change.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tern_broker_core::router::SubscriptionIds;
+use tern_broker_core::router::{SharedGroupKey, SubscriptionIds};
 use tern_broker_core::{Delivery, Message, SessionRecord, SubscriptionRecord, WillMessage};
 use tern_mqtt_codec::{
     Packet, PacketId, ProtocolVersion, Publish, PublishProperties, QoS, Subscribe, SubscribeFilter,
@@ -85,12 +88,49 @@ fn publish_bytes(msg: &Message, sub_ids: &[NonZeroU32], out: &mut BytesMut) {
 }
 
 fn decode_publish(buf: &[u8]) -> Result<Publish, RowError> {
+    decode_publish_rest(buf).map(|(p, _)| p)
+}
+
+/// Decodes the PUBLISH at the start of `buf`; also returns what follows it.
+fn decode_publish_rest(buf: &[u8]) -> Result<(Publish, BytesMut), RowError> {
     let mut b = BytesMut::from(buf);
     match decode_packet(&mut b, ProtocolVersion::V5, u32::MAX) {
-        Ok(Some(Packet::Publish(p))) => Ok(p),
+        Ok(Some(Packet::Publish(p))) => Ok((p, b)),
         Ok(_) => Err(bad("message", "not a PUBLISH")),
         Err(e) => Err(bad("message", e)),
     }
+}
+
+fn put_str16(s: &str, out: &mut BytesMut) {
+    // Group names and filters come from a SUBSCRIBE, whose strings are at most 65,535 bytes.
+    let n = u16::try_from(s.len()).unwrap_or(u16::MAX);
+    out.put_u16(n);
+    out.put_slice(&s.as_bytes()[..usize::from(n)]);
+}
+
+fn get_str16<'a>(b: &mut &'a [u8]) -> Result<&'a str, RowError> {
+    if b.len() < 2 {
+        return Err(bad("queue", "truncated shared group"));
+    }
+    let n = usize::from(b.get_u16());
+    let (s, rest) = b
+        .split_at_checked(n)
+        .ok_or_else(|| bad("queue", "truncated shared group"))?;
+    *b = rest;
+    std::str::from_utf8(s).map_err(|e| bad("queue", e))
+}
+
+/// The shared group trailer after a queue row's PUBLISH: `None` when there is none.
+fn decode_shared(mut b: &[u8]) -> Result<Option<SharedGroupKey>, RowError> {
+    if b.is_empty() {
+        return Ok(None);
+    }
+    let group = get_str16(&mut b)?;
+    let filter = get_str16(&mut b)?;
+    if !b.is_empty() {
+        return Err(bad("queue", "bytes after the shared group"));
+    }
+    Ok(Some(SharedGroupKey::new(group, filter)))
 }
 
 fn message_of(p: Publish, expires_at: Option<Instant>) -> (Message, Vec<NonZeroU32>) {
@@ -118,6 +158,10 @@ pub(crate) fn encode_delivery(d: &Delivery, now: Instant, now_ms: u64) -> Vec<u8
     out.put_u16(0);
     out.put_u64(deadline_of(&d.msg, now, now_ms));
     publish_bytes(&d.msg, d.subscription_ids.as_slice(), &mut out);
+    if let Some(key) = &d.shared {
+        put_str16(key.group(), &mut out);
+        put_str16(key.filter(), &mut out);
+    }
     out.to_vec()
 }
 
@@ -137,7 +181,9 @@ pub(crate) fn decode_delivery(row: &[u8], now: Instant, now_ms: u64) -> Result<O
     let Ok(expires_at) = instant_of(h.get_u64(), now, now_ms) else {
         return Ok(None);
     };
-    let (msg, ids) = message_of(decode_publish(&row[QUEUE_HEADER..])?, expires_at);
+    let (publish, rest) = decode_publish_rest(&row[QUEUE_HEADER..])?;
+    let shared = decode_shared(&rest)?;
+    let (msg, ids) = message_of(publish, expires_at);
     let mut subscription_ids = SubscriptionIds::None;
     for id in ids {
         subscription_ids.push(id);
@@ -147,7 +193,7 @@ pub(crate) fn decode_delivery(row: &[u8], now: Instant, now_ms: u64) -> Result<O
         qos,
         retain,
         subscription_ids,
-        shared: None,
+        shared,
     };
     Ok(Some((delivery, packet_id, released)))
 }
@@ -290,4 +336,53 @@ pub(crate) fn decode_session(client_id: &str, row: &[u8]) -> Result<(SessionReco
         online,
     };
     Ok((record, saved_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(shared: Option<SharedGroupKey>) -> Delivery {
+        Delivery {
+            msg: Arc::new(Message {
+                topic: "a/b".into(),
+                payload: Bytes::from_static(b"x"),
+                qos: QoS::AtLeastOnce,
+                retain: false,
+                properties: Default::default(),
+                expires_at: None,
+                publisher: None,
+            }),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            subscription_ids: SubscriptionIds::None,
+            shared,
+        }
+    }
+
+    #[test]
+    fn a_shared_delivery_keeps_its_group_and_a_plain_one_has_none() {
+        let now = Instant::now();
+        let key = SharedGroupKey::new("g", "a/+");
+        let row = encode_delivery(&delivery(Some(key.clone())), now, unix_ms_now());
+        let (d, _, _) = decode_delivery(&row, now, unix_ms_now()).unwrap().unwrap();
+        assert_eq!(d.shared, Some(key));
+        assert_eq!(&d.msg.payload[..], b"x");
+        let row = encode_delivery(&delivery(None), now, unix_ms_now());
+        let (d, _, _) = decode_delivery(&row, now, unix_ms_now()).unwrap().unwrap();
+        assert_eq!(d.shared, None);
+    }
+
+    #[test]
+    fn a_truncated_group_trailer_is_corruption_not_a_panic() {
+        let now = Instant::now();
+        let key = SharedGroupKey::new("group", "filter");
+        let row = encode_delivery(&delivery(Some(key)), now, unix_ms_now());
+        for cut in 1..12 {
+            assert!(
+                decode_delivery(&row[..row.len() - cut], now, unix_ms_now()).is_err(),
+                "cut {cut}"
+            );
+        }
+    }
 }
