@@ -157,7 +157,11 @@ fn free_space(pid: u32) {
         .arg("--fsize=unlimited")
         .output()
         .expect("prlimit (util-linux) runs");
-    assert!(out.status.success(), "prlimit: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "prlimit: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -220,7 +224,10 @@ fn full_disk_refuses_publishes_keeps_acknowledged_ones_and_recovers_in_process()
                 tries += 1;
                 std::thread::sleep(Duration::from_millis(50));
             }
-            other => panic!("after space returned: {other:?} (try {tries}); broker log:\n{}", broker_log()),
+            other => panic!(
+                "after space returned: {other:?} (try {tries}); broker log:\n{}",
+                broker_log()
+            ),
         }
     }
     acked.push(refused);
