@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-5}"
-cargo build --release -q -p tern
+cargo build --release -q -p tern --locked
 tern="${CARGO_TARGET_DIR:-target}/release/tern"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
