@@ -206,17 +206,19 @@ impl Persistence for Store {
             [first, ..] => {
                 let key = first.seq;
                 let refs = u32::try_from(a.deliveries.len()).unwrap_or(u32::MAX);
-                self.send(Op::Message {
+                let rows = a
+                    .deliveries
+                    .iter()
+                    .map(|d| {
+                        let row = encode_delivery_ref(&d.delivery, key, now, now_ms);
+                        (d.client_id.clone(), d.seq, row)
+                    })
+                    .collect();
+                self.send(Op::Shared {
                     key,
-                    row: encode_message(a.msg, refs),
+                    message: encode_message(a.msg, refs),
+                    rows,
                 });
-                for d in a.deliveries {
-                    self.send(Op::Queue {
-                        client: d.client_id.clone(),
-                        seq: d.seq,
-                        row: encode_delivery_ref(&d.delivery, key, now, now_ms),
-                    });
-                }
             }
         }
         if a.retained {

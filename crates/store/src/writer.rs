@@ -23,8 +23,13 @@ const RETRY_PAUSE: Duration = Duration::from_millis(250);
 /// One change for the writer thread.
 #[derive(Debug)]
 pub(crate) enum Op {
-    /// A message stored once for the queue rows (sent after it) that refer to it.
-    Message { key: u64, row: Vec<u8> },
+    /// A message stored once with the queue rows of the durable sessions that take it, which refer to it
+    /// by `key`: one op, so they are committed (or refused) together and no row refers to a missing message.
+    Shared {
+        key: u64,
+        message: Vec<u8>,
+        rows: Vec<(Arc<str>, u64, Vec<u8>)>,
+    },
     /// A delivery queued for a durable session.
     Queue {
         client: Arc<str>,
@@ -264,8 +269,11 @@ fn apply(
     t: &mut Tables<'_, '_>,
 ) -> Result<(), redb::Error> {
     match op {
-        Op::Message { key, row } => {
-            t.messages.insert(*key, row.as_slice())?;
+        Op::Shared { key, message, rows } => {
+            t.messages.insert(*key, message.as_slice())?;
+            for (client, seq, row) in rows {
+                t.queue.insert((&**client, *seq), row.as_slice())?;
+            }
         }
         Op::Queue { client, seq, row } => {
             t.queue.insert((&**client, *seq), row.as_slice())?;
@@ -344,7 +352,7 @@ fn apply(
 /// Drops the operations that would grow the store and fails their tickets.
 fn refuse_growth(batch: &mut Vec<Op>) {
     batch.retain(|op| match op {
-        Op::Message { .. } | Op::Queue { .. } | Op::Retain { row: Some(_), .. } | Op::InboundAdd { .. } => {
+        Op::Shared { .. } | Op::Queue { .. } | Op::Retain { row: Some(_), .. } | Op::InboundAdd { .. } => {
             false
         }
         Op::Ticket(t) => {
