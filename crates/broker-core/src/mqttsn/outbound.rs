@@ -216,6 +216,14 @@ impl SnGateway {
         if o.deadline > now {
             return true;
         }
+        // A PUBREL still waiting for its commit has not been sent yet: nothing to retransmit.
+        if c.acks
+            .iter()
+            .any(|a| matches!(a.ack, SnMessage::PubRel { msg_id } if o.awaiting == Awaiting::PubComp(msg_id)))
+        {
+            o.deadline = now + self.config.retry_interval;
+            return true;
+        }
         if o.retries >= self.config.max_retries {
             tracing::info!(client_id = %c.client_id, %peer, "no acknowledgement after Nretry retransmissions: client lost");
             let taken = std::mem::replace(c, SnClient::new(0, Arc::from(""), now, Duration::ZERO));

@@ -255,6 +255,11 @@ fn pubrel_to_a_persistent_sensor_waits_for_its_pubrec_to_be_durable() {
         net.take(s).is_empty(),
         "PUBREL parked until the PUBREC is durable"
     );
+    net.at(6.0);
+    assert!(
+        net.take(s).is_empty(),
+        "nor retransmitted by the retry timer before it was sent"
+    );
     assert_eq!(
         *store.released.lock().unwrap(),
         vec![("sensor".to_owned(), msg_id)]
