@@ -9,6 +9,9 @@
 //! once and the writer commits every interval, so a crash loses at most one interval of acknowledged
 //! messages. The store owns *how*; the core decides *when* state must be durable.
 //!
+//! A message that several durable sessions take is written once (the messages table, with a reference
+//! count) and each session's queue row refers to it; a message for one session stays inline in its row.
+//!
 //! Not here: the in-memory mode (`durability = "none"`) is the core's [`tern_broker_core::MemoryPersistence`].
 
 mod codec;
