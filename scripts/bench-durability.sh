@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-5}"
-cargo build --release -q -p tern
-tern=target/release/tern
+cargo build --release -q -p tern --locked
+tern="${CARGO_TARGET_DIR:-target}/release/tern"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 port=$((20000 + RANDOM % 20000))

@@ -8,6 +8,8 @@ mod harness;
 mod connect;
 #[path = "mqttsn/cross.rs"]
 mod cross;
+#[path = "mqttsn/durable.rs"]
+mod durable;
 #[path = "mqttsn/forwarder.rs"]
 mod forwarder;
 #[path = "mqttsn/hostile.rs"]

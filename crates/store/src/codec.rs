@@ -2,14 +2,17 @@
 //! so every property survives without a second serialisation format; a small fixed header in front holds
 //! what the packets cannot (expiry deadline, delivery state). Every row starts with [`ROW_VERSION`].
 //!
-//! Queue row: `version u8 | qos u8 | retain u8 | released u8 | packet_id u16 | deadline u64 | PUBLISH`,
-//! with the delivery's subscription identifiers in the PUBLISH's properties.
+//! Queue row: `version u8 | qos u8 | retain u8 | released u8 | packet_id u16 | deadline u64 | PUBLISH
+//! [| group_len u16 | group | filter_len u16 | filter]`, with the delivery's subscription identifiers in the
+//! PUBLISH's properties. The optional trailer names the shared subscription group (`$share/{group}/{filter}`)
+//! the delivery was picked for, so a restored delivery can still move to another member; rows without it
+//! (older ones, plain subscriptions) decode as before, so it needs no format change.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tern_broker_core::router::SubscriptionIds;
+use tern_broker_core::router::{SharedGroupKey, SubscriptionIds};
 use tern_broker_core::{Delivery, Message, SessionRecord, SubscriptionRecord, WillMessage};
 use tern_mqtt_codec::{
     Packet, PacketId, ProtocolVersion, Publish, PublishProperties, QoS, Subscribe, SubscribeFilter,
@@ -18,6 +21,11 @@ use tern_mqtt_codec::{
 
 /// Version of every row's layout; a later layout bumps it and [`crate::migrate`] converts old rows.
 pub(crate) const ROW_VERSION: u8 = 1;
+/// First byte of a queue row whose message lives in the messages table (format 2): a message that several
+/// durable sessions take is stored once and referenced from each of their queue rows.
+pub(crate) const REF_ROW: u8 = 2;
+/// Offset of the message key in a [`REF_ROW`] queue row.
+const MESSAGE_KEY_AT: usize = 14;
 /// Offset of `released` in a queue row.
 pub(crate) const RELEASED_AT: usize = 3;
 /// Offset of `packet_id` in a queue row.
@@ -30,6 +38,13 @@ const QUEUE_HEADER: usize = 14;
 pub struct RowError {
     what: &'static str,
     detail: String,
+}
+
+impl RowError {
+    /// A row of kind `what` that cannot be used, and why.
+    pub(crate) fn new(what: &'static str, detail: impl ToString) -> RowError {
+        bad(what, detail)
+    }
 }
 
 fn bad(what: &'static str, detail: impl ToString) -> RowError {
@@ -85,12 +100,49 @@ fn publish_bytes(msg: &Message, sub_ids: &[NonZeroU32], out: &mut BytesMut) {
 }
 
 fn decode_publish(buf: &[u8]) -> Result<Publish, RowError> {
+    decode_publish_rest(buf).map(|(p, _)| p)
+}
+
+/// Decodes the PUBLISH at the start of `buf`; also returns what follows it.
+fn decode_publish_rest(buf: &[u8]) -> Result<(Publish, BytesMut), RowError> {
     let mut b = BytesMut::from(buf);
     match decode_packet(&mut b, ProtocolVersion::V5, u32::MAX) {
-        Ok(Some(Packet::Publish(p))) => Ok(p),
+        Ok(Some(Packet::Publish(p))) => Ok((p, b)),
         Ok(_) => Err(bad("message", "not a PUBLISH")),
         Err(e) => Err(bad("message", e)),
     }
+}
+
+fn put_str16(s: &str, out: &mut BytesMut) {
+    // Group names and filters come from a SUBSCRIBE, whose strings are at most 65,535 bytes.
+    let n = u16::try_from(s.len()).unwrap_or(u16::MAX);
+    out.put_u16(n);
+    out.put_slice(&s.as_bytes()[..usize::from(n)]);
+}
+
+fn get_str16<'a>(b: &mut &'a [u8]) -> Result<&'a str, RowError> {
+    if b.len() < 2 {
+        return Err(bad("queue", "truncated shared group"));
+    }
+    let n = usize::from(b.get_u16());
+    let (s, rest) = b
+        .split_at_checked(n)
+        .ok_or_else(|| bad("queue", "truncated shared group"))?;
+    *b = rest;
+    std::str::from_utf8(s).map_err(|e| bad("queue", e))
+}
+
+/// The shared group trailer after a queue row's PUBLISH: `None` when there is none.
+fn decode_shared(mut b: &[u8]) -> Result<Option<SharedGroupKey>, RowError> {
+    if b.is_empty() {
+        return Ok(None);
+    }
+    let group = get_str16(&mut b)?;
+    let filter = get_str16(&mut b)?;
+    if !b.is_empty() {
+        return Err(bad("queue", "bytes after the shared group"));
+    }
+    Ok(Some(SharedGroupKey::new(group, filter)))
 }
 
 fn message_of(p: Publish, expires_at: Option<Instant>) -> (Message, Vec<NonZeroU32>) {
@@ -118,15 +170,95 @@ pub(crate) fn encode_delivery(d: &Delivery, now: Instant, now_ms: u64) -> Vec<u8
     out.put_u16(0);
     out.put_u64(deadline_of(&d.msg, now, now_ms));
     publish_bytes(&d.msg, d.subscription_ids.as_slice(), &mut out);
+    if let Some(key) = &d.shared {
+        put_str16(key.group(), &mut out);
+        put_str16(key.filter(), &mut out);
+    }
     out.to_vec()
+}
+
+/// Encodes a queue row that refers to message `key` in the messages table: the header of
+/// [`encode_delivery`], then `key u64 | id_count u16 | subscription id u32 … | [shared group trailer]`.
+pub(crate) fn encode_delivery_ref(d: &Delivery, key: u64, now: Instant, now_ms: u64) -> Vec<u8> {
+    let ids = d.subscription_ids.as_slice();
+    let mut out = BytesMut::with_capacity(QUEUE_HEADER + 10 + 4 * ids.len());
+    out.put_u8(REF_ROW);
+    out.put_u8(d.qos as u8);
+    out.put_u8(u8::from(d.retain));
+    out.put_u8(0);
+    out.put_u16(0);
+    out.put_u64(deadline_of(&d.msg, now, now_ms));
+    out.put_u64(key);
+    // A subscription identifier is a variable byte integer below 2^28, and a session holds far fewer than
+    // 65,536 subscriptions.
+    let n = u16::try_from(ids.len()).unwrap_or(u16::MAX);
+    out.put_u16(n);
+    for id in &ids[..usize::from(n)] {
+        out.put_u32(id.get());
+    }
+    if let Some(key) = &d.shared {
+        put_str16(key.group(), &mut out);
+        put_str16(key.filter(), &mut out);
+    }
+    out.to_vec()
+}
+
+/// Encodes a messages-table row: `version u8 | references u32 | PUBLISH` (without subscription ids).
+pub(crate) fn encode_message(msg: &Message, refs: u32) -> Vec<u8> {
+    let mut out = BytesMut::with_capacity(5 + msg.size() + 16);
+    out.put_u8(ROW_VERSION);
+    out.put_u32(refs);
+    publish_bytes(msg, &[], &mut out);
+    out.to_vec()
+}
+
+/// The reference count of a messages-table row.
+pub(crate) fn message_refs(row: &[u8]) -> Option<u32> {
+    let b: [u8; 4] = row.get(1..5)?.try_into().ok()?;
+    Some(u32::from_be_bytes(b))
+}
+
+/// `row` with its reference count replaced.
+pub(crate) fn with_refs(row: &[u8], refs: u32) -> Vec<u8> {
+    let mut row = row.to_vec();
+    if let Some(slot) = row.get_mut(1..5) {
+        slot.copy_from_slice(&refs.to_be_bytes());
+    }
+    row
+}
+
+/// Decodes a messages-table row into the message, with the expiry its queue row gives it.
+pub(crate) fn decode_message(row: &[u8], expires_at: Option<Instant>) -> Result<Message, RowError> {
+    if row.len() < 5 || row.first() != Some(&ROW_VERSION) {
+        return Err(bad("message", "short row or unknown version"));
+    }
+    Ok(message_of(decode_publish(&row[5..])?, expires_at).0)
+}
+
+/// The message key a queue row refers to, if it is a [`REF_ROW`].
+pub(crate) fn message_key(row: &[u8]) -> Option<u64> {
+    if row.first() != Some(&REF_ROW) {
+        return None;
+    }
+    let b: [u8; 8] = row.get(MESSAGE_KEY_AT..MESSAGE_KEY_AT + 8)?.try_into().ok()?;
+    Some(u64::from_be_bytes(b))
 }
 
 /// A decoded queue row: the delivery, its packet id if sent, whether PUBREC arrived. `Ok(None)`: expired.
 pub(crate) type QueueRow = (Delivery, Option<PacketId>, bool);
 
-/// Decodes a queue row.
-pub(crate) fn decode_delivery(row: &[u8], now: Instant, now_ms: u64) -> Result<Option<QueueRow>, RowError> {
-    if row.len() < QUEUE_HEADER || row.first() != Some(&ROW_VERSION) {
+/// Finds a referenced message: (key, expiry from the queue row) → the message.
+pub(crate) type Resolve<'a> = dyn FnMut(u64, Option<Instant>) -> Result<Arc<Message>, RowError> + 'a;
+
+/// Decodes a queue row; `resolve` looks up the message of a row that refers to one.
+pub(crate) fn decode_delivery(
+    row: &[u8],
+    now: Instant,
+    now_ms: u64,
+    resolve: &mut Resolve<'_>,
+) -> Result<Option<QueueRow>, RowError> {
+    let version = row.first().copied();
+    if row.len() < QUEUE_HEADER || !(version == Some(ROW_VERSION) || version == Some(REF_ROW)) {
         return Err(bad("queue", "short row or unknown version"));
     }
     let mut h = &row[1..QUEUE_HEADER];
@@ -137,17 +269,36 @@ pub(crate) fn decode_delivery(row: &[u8], now: Instant, now_ms: u64) -> Result<O
     let Ok(expires_at) = instant_of(h.get_u64(), now, now_ms) else {
         return Ok(None);
     };
-    let (msg, ids) = message_of(decode_publish(&row[QUEUE_HEADER..])?, expires_at);
     let mut subscription_ids = SubscriptionIds::None;
-    for id in ids {
-        subscription_ids.push(id);
-    }
+    let (msg, shared) = if version == Some(REF_ROW) {
+        let mut b = &row[QUEUE_HEADER..];
+        if b.len() < 10 {
+            return Err(bad("queue", "short message reference"));
+        }
+        let key = b.get_u64();
+        let n = usize::from(b.get_u16());
+        if b.len() < 4 * n {
+            return Err(bad("queue", "truncated subscription ids"));
+        }
+        for _ in 0..n {
+            let id = NonZeroU32::new(b.get_u32()).ok_or_else(|| bad("queue", "subscription id 0"))?;
+            subscription_ids.push(id);
+        }
+        (resolve(key, expires_at)?, decode_shared(b)?)
+    } else {
+        let (publish, rest) = decode_publish_rest(&row[QUEUE_HEADER..])?;
+        let (msg, ids) = message_of(publish, expires_at);
+        for id in ids {
+            subscription_ids.push(id);
+        }
+        (Arc::new(msg), decode_shared(&rest)?)
+    };
     let delivery = Delivery {
-        msg: Arc::new(msg),
+        msg,
         qos,
         retain,
         subscription_ids,
-        shared: None,
+        shared,
     };
     Ok(Some((delivery, packet_id, released)))
 }
@@ -290,4 +441,95 @@ pub(crate) fn decode_session(client_id: &str, row: &[u8]) -> Result<(SessionReco
         online,
     };
     Ok((record, saved_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(shared: Option<SharedGroupKey>) -> Delivery {
+        Delivery {
+            msg: Arc::new(Message {
+                topic: "a/b".into(),
+                payload: Bytes::from_static(b"x"),
+                qos: QoS::AtLeastOnce,
+                retain: false,
+                properties: Default::default(),
+                expires_at: None,
+                publisher: None,
+            }),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            subscription_ids: SubscriptionIds::None,
+            shared,
+        }
+    }
+
+    fn no_refs(_: u64, _: Option<Instant>) -> Result<Arc<Message>, RowError> {
+        Err(bad("message", "no messages table in this test"))
+    }
+
+    #[test]
+    fn a_referenced_message_is_resolved_with_the_rows_own_ids_qos_and_group() {
+        let now = Instant::now();
+        let mut d = delivery(Some(SharedGroupKey::new("g", "a/#")));
+        d.subscription_ids.push(NonZeroU32::new(7).unwrap());
+        d.subscription_ids.push(NonZeroU32::new(300_000).unwrap());
+        let stored = encode_message(&d.msg, 3);
+        assert_eq!(message_refs(&stored), Some(3));
+        assert_eq!(message_refs(&with_refs(&stored, 2)), Some(2));
+        let row = encode_delivery_ref(&d, 42, now, unix_ms_now());
+        assert_eq!(message_key(&row), Some(42));
+        assert_eq!(message_key(&encode_delivery(&d, now, unix_ms_now())), None);
+        let mut asked = Vec::new();
+        let mut resolve = |key: u64, exp: Option<Instant>| {
+            asked.push(key);
+            decode_message(&stored, exp).map(Arc::new)
+        };
+        let (got, pid, released) = decode_delivery(&row, now, unix_ms_now(), &mut resolve)
+            .unwrap()
+            .unwrap();
+        assert_eq!((pid, released), (None, false));
+        assert_eq!(&got.msg.payload[..], b"x");
+        assert_eq!(&*got.msg.topic, "a/b");
+        assert_eq!(got.subscription_ids.as_slice(), d.subscription_ids.as_slice());
+        assert_eq!(got.shared, d.shared);
+        // Cutting the whole group trailer leaves a valid plain row; every other cut is corruption.
+        let trailer = 2 + 1 + 2 + 3;
+        for cut in (1..row.len() - QUEUE_HEADER).filter(|c| *c != trailer) {
+            let r = decode_delivery(&row[..row.len() - cut], now, unix_ms_now(), &mut resolve);
+            assert!(r.is_err(), "cut {cut}");
+        }
+        assert_eq!(asked.first(), Some(&42));
+    }
+
+    #[test]
+    fn a_shared_delivery_keeps_its_group_and_a_plain_one_has_none() {
+        let now = Instant::now();
+        let key = SharedGroupKey::new("g", "a/+");
+        let row = encode_delivery(&delivery(Some(key.clone())), now, unix_ms_now());
+        let (d, _, _) = decode_delivery(&row, now, unix_ms_now(), &mut no_refs)
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.shared, Some(key));
+        assert_eq!(&d.msg.payload[..], b"x");
+        let row = encode_delivery(&delivery(None), now, unix_ms_now());
+        let (d, _, _) = decode_delivery(&row, now, unix_ms_now(), &mut no_refs)
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.shared, None);
+    }
+
+    #[test]
+    fn a_truncated_group_trailer_is_corruption_not_a_panic() {
+        let now = Instant::now();
+        let key = SharedGroupKey::new("group", "filter");
+        let row = encode_delivery(&delivery(Some(key)), now, unix_ms_now());
+        for cut in 1..12 {
+            assert!(
+                decode_delivery(&row[..row.len() - cut], now, unix_ms_now(), &mut no_refs).is_err(),
+                "cut {cut}"
+            );
+        }
+    }
 }

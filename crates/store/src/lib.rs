@@ -9,6 +9,9 @@
 //! once and the writer commits every interval, so a crash loses at most one interval of acknowledged
 //! messages. The store owns *how*; the core decides *when* state must be durable.
 //!
+//! A message that several durable sessions take is written once (the messages table, with a reference
+//! count) and each session's queue row refers to it; a message for one session stays inline in its row.
+//!
 //! Not here: the in-memory mode (`durability = "none"`) is the core's [`tern_broker_core::MemoryPersistence`].
 
 mod codec;
@@ -21,7 +24,9 @@ mod writer;
 pub use error::StoreError;
 pub use recover::StoreSummary;
 
-use codec::{encode_delivery, encode_retained, encode_session, unix_ms_now};
+use codec::{
+    encode_delivery, encode_delivery_ref, encode_message, encode_retained, encode_session, unix_ms_now,
+};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
@@ -29,8 +34,9 @@ use std::time::{Duration, Instant};
 use tern_broker_core::{Accepted, CommitTicket, Delivery, Persistence, Recovered, SessionRecord};
 use writer::{Cadence, Op, Writer};
 
-/// The store format this build writes (and the newest it reads).
-pub const FORMAT_VERSION: u64 = 1;
+/// The store format this build writes (and the newest it reads). Format 2 stores a message that several
+/// durable sessions take once, in the messages table; format 1 files are migrated when opened.
+pub const FORMAT_VERSION: u64 = 2;
 
 /// The database file's name inside the data directory.
 pub const FILE_NAME: &str = "tern.redb";
@@ -191,12 +197,32 @@ impl Persistence for Store {
     fn message_accepted(&self, a: &Accepted<'_>) -> Option<CommitTicket> {
         let now = Instant::now();
         let now_ms = unix_ms_now();
-        for d in a.deliveries {
-            self.send(Op::Queue {
+        // Fan-out to several durable sessions stores the payload once; each queue row refers to it by the
+        // first copy's sequence number (unique broker-wide). A single copy keeps the message inline.
+        match a.deliveries {
+            [] => {}
+            [d] => self.send(Op::Queue {
                 client: d.client_id.clone(),
                 seq: d.seq,
                 row: encode_delivery(&d.delivery, now, now_ms),
-            });
+            }),
+            [first, ..] => {
+                let key = first.seq;
+                let refs = u32::try_from(a.deliveries.len()).unwrap_or(u32::MAX);
+                let rows = a
+                    .deliveries
+                    .iter()
+                    .map(|d| {
+                        let row = encode_delivery_ref(&d.delivery, key, now, now_ms);
+                        (d.client_id.clone(), d.seq, row)
+                    })
+                    .collect();
+                self.send(Op::Shared {
+                    key,
+                    message: encode_message(a.msg, refs),
+                    rows,
+                });
+            }
         }
         if a.retained {
             let row = (!a.msg.payload.is_empty()).then(|| encode_retained(a.msg, now, now_ms));

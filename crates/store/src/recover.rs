@@ -3,9 +3,9 @@
 //! over silently.
 
 use crate::codec::PACKET_ID_AT;
-use crate::codec::{decode_delivery, decode_retained, decode_session, unix_ms_now};
+use crate::codec::{RowError, decode_delivery, decode_message, decode_retained, decode_session, unix_ms_now};
 use crate::error::StoreError;
-use crate::tables::{FORMAT_KEY, INBOUND, META, QUEUE, RETAINED, SESSIONS};
+use crate::tables::{FORMAT_KEY, INBOUND, MESSAGES, META, QUEUE, RETAINED, SESSIONS};
 use crate::{FORMAT_VERSION, migrate};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use std::collections::HashMap;
@@ -103,6 +103,11 @@ pub(crate) fn read_all(
     let queue_t = txn.open_table(QUEUE).map_err(|e| redb_err(e.into()))?;
     let inbound_t = txn.open_table(INBOUND).map_err(|e| redb_err(e.into()))?;
     let retained_t = txn.open_table(RETAINED).map_err(|e| redb_err(e.into()))?;
+    let messages_t = txn.open_table(MESSAGES).map_err(|e| redb_err(e.into()))?;
+    // Every queue row of a shared message gets the same `Arc`, so restore does not copy payloads either.
+    let mut cache: HashMap<u64, Arc<tern_broker_core::Message>> = HashMap::new();
+    let mut resolve =
+        |key: u64, expires_at: Option<Instant>| resolver(&messages_t, &mut cache, key, expires_at);
 
     let mut recovered = Recovered {
         next_seq: 1,
@@ -149,7 +154,7 @@ pub(crate) fn read_all(
             s.spilled += 1;
             continue;
         }
-        let decoded = decode_delivery(v.value(), now, now_ms)
+        let decoded = decode_delivery(v.value(), now, now_ms, &mut resolve)
             .map_err(|e| corrupt(format!("queue row {client:?}/{seq}: {e}")))?;
         // Expired while the broker was down: dropped as it would have been at delivery.
         let Some((delivery, packet_id, released)) = decoded else {
@@ -164,6 +169,10 @@ pub(crate) fn read_all(
             packet_id,
             released,
         });
+    }
+    // A stored message's key is the sequence number of its first copy: new ones must not reuse it.
+    if let Some((k, _)) = messages_t.last().map_err(|e| redb_err(e.into()))? {
+        recovered.next_seq = recovered.next_seq.max(k.value().saturating_add(1));
     }
     for row in inbound_t.iter().map_err(|e| redb_err(e.into()))? {
         let (k, _) = row.map_err(|e| redb_err(e.into()))?;
@@ -185,6 +194,25 @@ pub(crate) fn read_all(
     Ok((recovered, inflight))
 }
 
+/// Looks up a stored message for the queue rows that refer to it, once per read.
+fn resolver(
+    messages: &redb::ReadOnlyTable<u64, &'static [u8]>,
+    cache: &mut HashMap<u64, Arc<tern_broker_core::Message>>,
+    key: u64,
+    expires_at: Option<Instant>,
+) -> Result<Arc<tern_broker_core::Message>, RowError> {
+    if let Some(m) = cache.get(&key) {
+        return Ok(m.clone());
+    }
+    let row = messages
+        .get(key)
+        .map_err(|e| RowError::new("message", e))?
+        .ok_or_else(|| RowError::new("message", format!("message {key} referred to but missing")))?;
+    let msg = Arc::new(decode_message(row.value(), expires_at)?);
+    cache.insert(key, msg.clone());
+    Ok(msg)
+}
+
 /// Rows read back for a session (sequence number, delivery) and the expired rows skipped.
 pub(crate) type Loaded = (Vec<(u64, tern_broker_core::Delivery)>, Vec<u64>);
 
@@ -199,6 +227,10 @@ pub(crate) fn load_queued(
     let now_ms = unix_ms_now();
     let txn = db.begin_read().map_err(|e| e.to_string())?;
     let queue = txn.open_table(QUEUE).map_err(|e| e.to_string())?;
+    let messages = txn.open_table(MESSAGES).map_err(|e| e.to_string())?;
+    let mut cache = HashMap::new();
+    let mut resolve =
+        |key: u64, expires_at: Option<Instant>| resolver(&messages, &mut cache, key, expires_at);
     let mut rows = Vec::new();
     let mut expired = Vec::new();
     let range = queue
@@ -210,7 +242,7 @@ pub(crate) fn load_queued(
         }
         let (k, v) = row.map_err(|e| e.to_string())?;
         let seq = k.value().1;
-        match decode_delivery(v.value(), now, now_ms)
+        match decode_delivery(v.value(), now, now_ms, &mut resolve)
             .map_err(|e| format!("queue row {client:?}/{seq}: {e}"))?
         {
             Some((d, None, _)) => rows.push((seq, d)),

@@ -5,8 +5,8 @@
 //! tickets fail: 0x97 to the publisher), retries the rest after reopening the file, and writing resumes when
 //! space returns. Nothing is acknowledged before it is durable.
 
-use crate::codec::{PACKET_ID_AT, RELEASED_AT};
-use crate::tables::{INBOUND, QUEUE, RETAINED, SESSIONS};
+use crate::codec::{PACKET_ID_AT, RELEASED_AT, message_key, message_refs, with_refs};
+use crate::tables::{INBOUND, MESSAGES, QUEUE, RETAINED, SESSIONS};
 use redb::{Database, ReadableTable};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -23,6 +23,13 @@ const RETRY_PAUSE: Duration = Duration::from_millis(250);
 /// One change for the writer thread.
 #[derive(Debug)]
 pub(crate) enum Op {
+    /// A message stored once with the queue rows of the durable sessions that take it, which refer to it
+    /// by `key`: one op, so they are committed (or refused) together and no row refers to a missing message.
+    Shared {
+        key: u64,
+        message: Vec<u8>,
+        rows: Vec<(Arc<str>, u64, Vec<u8>)>,
+    },
     /// A delivery queued for a durable session.
     Queue {
         client: Arc<str>,
@@ -199,15 +206,16 @@ impl Writer {
             let mut sessions = txn.open_table(SESSIONS)?;
             let mut inbound = txn.open_table(INBOUND)?;
             let mut retained = txn.open_table(RETAINED)?;
+            let mut messages = txn.open_table(MESSAGES)?;
+            let mut t = Tables {
+                queue: &mut queue,
+                sessions: &mut sessions,
+                inbound: &mut inbound,
+                retained: &mut retained,
+                messages: &mut messages,
+            };
             for op in batch {
-                apply(
-                    op,
-                    &mut self.inflight,
-                    &mut queue,
-                    &mut sessions,
-                    &mut inbound,
-                    &mut retained,
-                )?;
+                apply(op, &mut self.inflight, &mut t)?;
             }
         }
         txn.commit()?;
@@ -217,72 +225,123 @@ impl Writer {
 
 type Table<'t, K, V> = redb::Table<'t, K, V>;
 
+/// The open tables of one write transaction.
+struct Tables<'a, 't> {
+    queue: &'a mut Table<'t, (&'static str, u64), &'static [u8]>,
+    sessions: &'a mut Table<'t, &'static str, &'static [u8]>,
+    inbound: &'a mut Table<'t, (&'static str, u16), ()>,
+    retained: &'a mut Table<'t, &'static str, &'static [u8]>,
+    messages: &'a mut Table<'t, u64, &'static [u8]>,
+}
+
+impl Tables<'_, '_> {
+    /// Removes a queue row; a row that referred to a stored message releases its reference.
+    fn remove_row(&mut self, client: &str, seq: u64) -> Result<(), redb::Error> {
+        let key = self
+            .queue
+            .remove((client, seq))?
+            .and_then(|v| message_key(v.value()));
+        if let Some(key) = key {
+            self.unref(key)?;
+        }
+        Ok(())
+    }
+
+    /// Drops one reference to a stored message; the message goes with the last one.
+    fn unref(&mut self, key: u64) -> Result<(), redb::Error> {
+        let row = self.messages.get(key)?.map(|v| v.value().to_vec());
+        let Some(row) = row else { return Ok(()) };
+        match message_refs(&row) {
+            Some(n) if n > 1 => {
+                self.messages.insert(key, with_refs(&row, n - 1).as_slice())?;
+            }
+            _ => {
+                self.messages.remove(key)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 fn apply(
     op: &Op,
     inflight: &mut HashMap<(Arc<str>, u16), u64>,
-    queue: &mut Table<'_, (&'static str, u64), &'static [u8]>,
-    sessions: &mut Table<'_, &'static str, &'static [u8]>,
-    inbound: &mut Table<'_, (&'static str, u16), ()>,
-    retained: &mut Table<'_, &'static str, &'static [u8]>,
+    t: &mut Tables<'_, '_>,
 ) -> Result<(), redb::Error> {
     match op {
+        Op::Shared { key, message, rows } => {
+            t.messages.insert(*key, message.as_slice())?;
+            for (client, seq, row) in rows {
+                t.queue.insert((&**client, *seq), row.as_slice())?;
+            }
+        }
         Op::Queue { client, seq, row } => {
-            queue.insert((&**client, *seq), row.as_slice())?;
+            t.queue.insert((&**client, *seq), row.as_slice())?;
         }
         Op::Retain {
             topic,
             row: Some(row),
         } => {
-            retained.insert(topic.as_str(), row.as_slice())?;
+            t.retained.insert(topic.as_str(), row.as_slice())?;
         }
         Op::Retain { topic, row: None } => {
-            retained.remove(topic.as_str())?;
+            t.retained.remove(topic.as_str())?;
         }
         Op::InboundAdd { client, pid } => {
-            inbound.insert((&**client, *pid), ())?;
+            t.inbound.insert((&**client, *pid), ())?;
         }
         Op::InboundRemove { client, pid } => {
-            inbound.remove((&**client, *pid))?;
+            t.inbound.remove((&**client, *pid))?;
         }
         Op::Session { client, row } => {
-            sessions.insert(&**client, row.as_slice())?;
+            t.sessions.insert(&**client, row.as_slice())?;
         }
         Op::SessionRemoved { client } => {
-            sessions.remove(&**client)?;
-            queue.retain_in((&**client, 0)..=(&**client, u64::MAX), |_, _| false)?;
-            inbound.retain_in((&**client, 0)..=(&**client, u16::MAX), |_, _| false)?;
+            t.sessions.remove(&**client)?;
+            let mut refs = Vec::new();
+            for row in t.queue.range((&**client, 0)..=(&**client, u64::MAX))? {
+                let (_, v) = row?;
+                refs.extend(message_key(v.value()));
+            }
+            t.queue
+                .retain_in((&**client, 0)..=(&**client, u64::MAX), |_, _| false)?;
+            for key in refs {
+                t.unref(key)?;
+            }
+            t.inbound
+                .retain_in((&**client, 0)..=(&**client, u16::MAX), |_, _| false)?;
             inflight.retain(|(c, _), _| c != client);
         }
         Op::Sent { client, seq, pid } => {
-            let row = queue.get((&**client, *seq))?.map(|v| v.value().to_vec());
-            // A row that is not there was never stored (a retained message sent at subscribe).
+            let row = t.queue.get((&**client, *seq))?.map(|v| v.value().to_vec());
+            // A row that is not there was never stored (a non-durable delivery) or is already gone.
             if let Some(mut row) = row {
                 if let Some(slot) = row.get_mut(PACKET_ID_AT..PACKET_ID_AT + 2) {
                     slot.copy_from_slice(&pid.to_be_bytes());
                 }
-                queue.insert((&**client, *seq), row.as_slice())?;
+                t.queue.insert((&**client, *seq), row.as_slice())?;
                 inflight.insert((client.clone(), *pid), *seq);
             }
         }
         Op::Released { client, pid } => {
             if let Some(&seq) = inflight.get(&(client.clone(), *pid)) {
-                let row = queue.get((&**client, seq))?.map(|v| v.value().to_vec());
+                let row = t.queue.get((&**client, seq))?.map(|v| v.value().to_vec());
                 if let Some(mut row) = row {
                     if let Some(flag) = row.get_mut(RELEASED_AT) {
                         *flag = 1;
                     }
-                    queue.insert((&**client, seq), row.as_slice())?;
+                    t.queue.insert((&**client, seq), row.as_slice())?;
                 }
             }
         }
         Op::Acked { client, pid } => {
             if let Some(seq) = inflight.remove(&(client.clone(), *pid)) {
-                queue.remove((&**client, seq))?;
+                t.remove_row(client, seq)?;
             }
         }
         Op::Dropped { client, seqs } => {
             for seq in seqs {
-                queue.remove((&**client, *seq))?;
+                t.remove_row(client, *seq)?;
             }
         }
         Op::Ticket(_) => {}
@@ -293,7 +352,9 @@ fn apply(
 /// Drops the operations that would grow the store and fails their tickets.
 fn refuse_growth(batch: &mut Vec<Op>) {
     batch.retain(|op| match op {
-        Op::Queue { .. } | Op::Retain { row: Some(_), .. } | Op::InboundAdd { .. } => false,
+        Op::Shared { .. } | Op::Queue { .. } | Op::Retain { row: Some(_), .. } | Op::InboundAdd { .. } => {
+            false
+        }
         Op::Ticket(t) => {
             t.fail();
             false
@@ -310,6 +371,7 @@ pub(crate) fn create_tables(db: &Database) -> Result<(), redb::Error> {
         txn.open_table(SESSIONS)?;
         txn.open_table(INBOUND)?;
         txn.open_table(RETAINED)?;
+        txn.open_table(MESSAGES)?;
     }
     txn.commit()?;
     Ok(())

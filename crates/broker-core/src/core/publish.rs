@@ -174,6 +174,37 @@ impl BrokerCore {
         matched
     }
 
+    /// Queues a delivery outside a publish (a retained message sent at SUBSCRIBE) and, when it is a
+    /// durable session's QoS 1/2 copy, hands it to the persistence hook like a routed message: the row is
+    /// stored and the copy is not sent before its commit, so a crash before the subscriber acknowledged it
+    /// re-sends it after the restart instead of losing it.
+    pub(crate) fn deliver_stored(&self, session: &Session, delivery: Delivery, fanout: &mut Fanout) -> bool {
+        fanout.durable.clear();
+        fanout.persist = true;
+        fanout.commit = None;
+        let queued = self.deliver(session, delivery, fanout);
+        fanout.persist = false;
+        let made = fanout.commit.take();
+        self.report_dropped(fanout);
+        if let Some(entry) = fanout.durable.pop() {
+            let ticket = made.unwrap_or_default();
+            let msg = entry.delivery.msg.clone();
+            let waits = self.hooks.persistence.message_accepted(&Accepted {
+                msg: &msg,
+                ticket: &ticket,
+                deliveries: std::slice::from_ref(&entry),
+                retained: false,
+                inbound_qos2: None,
+            });
+            if waits.is_none() {
+                ticket.complete();
+            }
+        } else if let Some(ticket) = made {
+            ticket.complete();
+        }
+        queued
+    }
+
     /// Tells the persistence hook about stored rows dropped from full queues.
     pub(crate) fn report_dropped(&self, fanout: &mut Fanout) {
         for (client_id, seqs) in fanout.dropped.drain(..) {

@@ -131,7 +131,7 @@ impl BrokerCore {
                     subscription_ids: req.subscription_id.into(),
                     shared: None,
                 };
-                self.deliver(session, delivery, fanout);
+                self.deliver_stored(session, delivery, fanout);
             }
         }
         Ok(qos)

@@ -79,6 +79,16 @@ pub(crate) enum Awaiting {
     PubComp(u16),
 }
 
+/// An acknowledgement to one of the client's messages, held until the state it confirms is durable.
+#[derive(Debug)]
+pub(crate) struct ParkedAck {
+    /// The commit it waits for; `None` = send once the acks before it are out.
+    pub(crate) ticket: Option<CommitTicket>,
+    pub(crate) ack: SnMessage,
+    /// The publish's topic id, for the PUBACK that refuses it when the commit fails (store full).
+    pub(crate) topic_id: u16,
+}
+
 /// One tracked client.
 pub(crate) struct SnClient {
     /// Stable key of this client for its notifier (the address may change when a sleeper wakes elsewhere).
@@ -105,7 +115,7 @@ pub(crate) struct SnClient {
     pub(crate) pending: VecDeque<Outbound>,
     pub(crate) outstanding: Option<Outstanding>,
     /// Acks to the client's publishes, each possibly waiting on a durability commit.
-    pub(crate) acks: VecDeque<(Option<CommitTicket>, SnMessage)>,
+    pub(crate) acks: VecDeque<ParkedAck>,
     /// Message id of the last gateway REGISTER.
     pub(crate) last_msg_id: u16,
     /// Earliest timer entry armed for this client.

@@ -3,7 +3,7 @@
 //! predefined id.
 
 use super::SnPeer;
-use super::client::{Awaiting, SnClient};
+use super::client::{Awaiting, ParkedAck, SnClient};
 use super::topics::{short_name, valid_topic_name};
 use super::{SnGateway, broker_qos, sn_qos};
 use crate::core::{SubscribeError, SubscribeRequest};
@@ -34,6 +34,9 @@ impl SnGateway {
     }
 
     /// Checks and routes one accepted publish; returns the commit to wait on before acknowledging.
+    /// `inbound_qos2` (a durable session's client id and QoS 2 message id) is committed with the message,
+    /// so a retransmission after a restart is recognised as a duplicate.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn route_publish(
         &mut self,
         now: Instant,
@@ -42,6 +45,7 @@ impl SnGateway {
         qos: SnQoS,
         retain: bool,
         from: Option<(&Identity, SessionId)>,
+        inbound_qos2: Option<(&Arc<str>, u16)>,
     ) -> Result<Option<CommitTicket>, ReturnCode> {
         let identity = from.map_or(&self.identity, |(i, _)| i);
         Stats::add(&self.core.stats.messages_in, 1);
@@ -65,7 +69,10 @@ impl SnGateway {
             expires_at: None,
             publisher: from.map(|(_, s)| s),
         };
-        match self.core.publish(Arc::new(msg), now, false, &mut self.fanout) {
+        match self
+            .core
+            .publish_qos2(Arc::new(msg), now, false, inbound_qos2, &mut self.fanout)
+        {
             Ok(outcome) => Ok(outcome.commit),
             Err(_) => Err(ReturnCode::Congestion),
         }
@@ -93,9 +100,13 @@ impl SnGateway {
             };
             if !session.qos2_received(id) {
                 // A retransmission of a message already routed: acknowledge again, route once.
-                return self.queue_ack(c, None, SnMessage::PubRec { msg_id: p.msg_id });
+                return self.queue_ack(c, None, SnMessage::PubRec { msg_id: p.msg_id }, topic_id);
             }
         }
+        // A durable session's QoS 2 id is committed with the message (exactly once across a restart).
+        let inbound = id
+            .filter(|_| p.qos == SnQoS::ExactlyOnce && session.expiry_interval() > 0)
+            .map(|id| (session.client_id(), id.get()));
         let result = match self.route_publish(
             now,
             &name,
@@ -103,6 +114,7 @@ impl SnGateway {
             p.qos,
             p.retain,
             Some((&c.identity, session.id())),
+            inbound,
         ) {
             Ok(t) => (t, ReturnCode::Accepted),
             Err(rc) => (None, rc),
@@ -114,10 +126,10 @@ impl SnGateway {
                     msg_id: p.msg_id,
                     return_code: rc,
                 });
-                self.queue_ack(c, ticket, ack);
+                self.queue_ack(c, ticket, ack, topic_id);
             }
             (SnQoS::ExactlyOnce, (ticket, ReturnCode::Accepted)) => {
-                self.queue_ack(c, ticket, SnMessage::PubRec { msg_id: p.msg_id });
+                self.queue_ack(c, ticket, SnMessage::PubRec { msg_id: p.msg_id }, topic_id);
             }
             (SnQoS::ExactlyOnce, (_, rc)) => {
                 if let Some(id) = id {
@@ -130,12 +142,17 @@ impl SnGateway {
         }
     }
 
-    /// Queues an ack behind earlier ones; it goes out once its commit (if any) is durable.
-    fn queue_ack(&mut self, c: &mut SnClient, ticket: Option<CommitTicket>, ack: SnMessage) {
+    /// Queues an ack behind earlier ones; it goes out once its commit (if any) is durable. `topic_id` is
+    /// the publish's, for the PUBACK that refuses it if the commit fails.
+    fn queue_ack(&mut self, c: &mut SnClient, ticket: Option<CommitTicket>, ack: SnMessage, topic_id: u16) {
         if let Some(t) = &ticket {
             t.set_waker(self.notifier(c.token));
         }
-        c.acks.push_back((ticket, ack));
+        c.acks.push_back(ParkedAck {
+            ticket,
+            ack,
+            topic_id,
+        });
         self.mark_ready(c.token);
     }
 
@@ -177,11 +194,19 @@ impl SnGateway {
             .outstanding
             .as_ref()
             .is_some_and(|o| matches!(o.awaiting, Awaiting::PubRec(m) | Awaiting::PubComp(m) if m == msg_id));
-        if !s.pubrec(id, true) && !expected {
+        let (known, ticket) = s.pubrec_commit(id, true);
+        if !known && !expected {
             return;
         }
         let rel = SnMessage::PubRel { msg_id };
-        self.send(peer, &rel);
+        // A stored delivery's PUBREL waits until the store knows the PUBREC arrived: once the client has
+        // the PUBREL it may forget the id, and a PUBLISH re-sent after a restart would be a new message.
+        match ticket.filter(|t| !t.is_done()) {
+            Some(t) => self.queue_ack(c, Some(t), rel.clone(), 0),
+            None => {
+                self.send(peer, &rel);
+            }
+        }
         c.outstanding = Some(super::client::Outstanding {
             message: rel,
             awaiting: Awaiting::PubComp(msg_id),
@@ -192,14 +217,24 @@ impl SnGateway {
     }
 
     pub(super) fn on_pubrel(&mut self, peer: &SnPeer, c: &mut SnClient, msg_id: u16) {
-        if let (Some(s), Some(id)) = (&c.session, NonZeroU16::new(msg_id)) {
-            s.qos2_released(id);
+        let mut ticket = None;
+        if let (Some(s), Some(id)) = (&c.session, NonZeroU16::new(msg_id))
+            && s.qos2_released(id)
+            && s.expiry_interval() > 0
+        {
+            // The PUBCOMP waits until the store forgot the id, or a restarted gateway could drop the next
+            // message that reuses it as a duplicate.
+            ticket = self
+                .core
+                .hooks
+                .persistence
+                .inbound_released(s.client_id(), msg_id);
         }
         // PUBCOMP goes out behind the PUBREC it completes.
-        if c.acks.is_empty() {
+        if c.acks.is_empty() && ticket.as_ref().is_none_or(CommitTicket::is_done) {
             self.send(peer, &SnMessage::PubComp { msg_id });
         } else {
-            self.queue_ack(c, None, SnMessage::PubComp { msg_id });
+            self.queue_ack(c, ticket, SnMessage::PubComp { msg_id }, 0);
         }
     }
 

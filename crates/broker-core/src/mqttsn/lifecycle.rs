@@ -342,7 +342,7 @@ impl SnGateway {
             return;
         };
         // QoS -1 publishers are anonymous (the gateway's own identity), even from a connected address.
-        let _ = self.route_publish(now, &name, p.payload, SnQoS::AtMostOnce, p.retain, None);
+        let _ = self.route_publish(now, &name, p.payload, SnQoS::AtMostOnce, p.retain, None, None);
     }
 
     /// Timer work for one client; false if it is gone.

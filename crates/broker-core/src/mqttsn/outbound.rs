@@ -44,9 +44,14 @@ impl SnGateway {
         while c
             .acks
             .front()
-            .is_some_and(|(t, _)| t.as_ref().is_none_or(|t| t.is_done()))
+            .is_some_and(|a| a.ticket.as_ref().is_none_or(|t| t.is_done()))
         {
-            if let Some((_, ack)) = c.acks.pop_front() {
+            if let Some(a) = c.acks.pop_front() {
+                let ack = if a.ticket.is_some_and(|t| t.is_failed()) {
+                    refuse_undurable(c, a.ack, a.topic_id)
+                } else {
+                    a.ack
+                };
                 self.send(peer, &ack);
             }
         }
@@ -211,6 +216,14 @@ impl SnGateway {
         if o.deadline > now {
             return true;
         }
+        // A PUBREL still waiting for its commit has not been sent yet: nothing to retransmit.
+        if c.acks
+            .iter()
+            .any(|a| matches!(a.ack, SnMessage::PubRel { msg_id } if o.awaiting == Awaiting::PubComp(msg_id)))
+        {
+            o.deadline = now + self.config.retry_interval;
+            return true;
+        }
         if o.retries >= self.config.max_retries {
             tracing::info!(client_id = %c.client_id, %peer, "no acknowledgement after Nretry retransmissions: client lost");
             let taken = std::mem::replace(c, SnClient::new(0, Arc::from(""), now, Duration::ZERO));
@@ -222,4 +235,27 @@ impl SnGateway {
         self.resend_outstanding(now, peer, c);
         true
     }
+}
+
+/// An ack whose commit failed (the store is full): PUBACK/PUBREC become PUBACK "rejected: congestion"
+/// (MQTT-SN 1.2 §6.5: a PUBLISH of any QoS may be refused with a PUBACK) and the inbound QoS 2 id is
+/// forgotten, so the client may publish again later. PUBREL/PUBCOMP go out unchanged: their state change
+/// was best effort.
+fn refuse_undurable(c: &SnClient, ack: SnMessage, topic_id: u16) -> SnMessage {
+    let msg_id = match ack {
+        SnMessage::PubAck(a) => a.msg_id,
+        SnMessage::PubRec { msg_id } => {
+            if let (Some(s), Some(id)) = (&c.session, std::num::NonZeroU16::new(msg_id)) {
+                s.qos2_released(id);
+            }
+            msg_id
+        }
+        other => return other,
+    };
+    tracing::warn!(client_id = %c.client_id, msg_id, "MQTT-SN publish refused: the store could not make it durable");
+    SnMessage::PubAck(tern_mqttsn_codec::PubAck {
+        topic_id,
+        msg_id,
+        return_code: tern_mqttsn_codec::ReturnCode::Congestion,
+    })
 }

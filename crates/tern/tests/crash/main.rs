@@ -5,6 +5,7 @@
 //! message and the subscriptions (never re-sent after the first connect) survived. Bounded: 4 kills, well
 //! under a minute. `TERN_CRASH_SEED` replays a run.
 
+mod mqttsn;
 mod raw;
 
 use raw::{Closed, Raw, ack, pid, publish};
