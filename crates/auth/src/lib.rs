@@ -12,6 +12,7 @@ pub mod jwt;
 pub mod password;
 pub mod policy;
 pub mod reload;
+pub mod scram;
 pub mod sn;
 
 pub use policy::{AuthConfig, AuthStats, ListenerAuth, TernPolicy};

@@ -15,6 +15,9 @@
 //! Until connections carry their listener's name, `allow_anonymous` is looked up by transport (TCP, TLS,
 //! WebSocket, QUIC): [`TernPolicy::new`] refuses two listeners of one transport that disagree.
 //!
+//! MQTT 5 enhanced authentication offers SCRAM-SHA-256 (`scram`) to users of the password file whose entry is
+//! a SCRAM credential; the identity is then checked against the ban list like a password login's.
+//!
 //! Password checks are slow by design (argon2id ~20-40 ms). They run on the connection's tokio task inside
 //! `block_in_place`, so the runtime moves that worker's other tasks elsewhere while the hash is computed.
 
@@ -31,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tern_broker_core::{AuthPolicy, ConnMeta, Identity, TransportKind};
+use tern_broker_core::{AuthExchange, AuthPolicy, ConnMeta, Identity, TransportKind};
 use tern_mqtt_codec::{Connect, ReasonCode};
 
 /// `[auth]` settings.
@@ -111,7 +114,9 @@ pub struct TernPolicy {
     bans: Option<Arc<Watched<BanList>>>,
     sn: SnConfig,
     reload_interval: Duration,
-    counters: Counters,
+    counters: Arc<Counters>,
+    /// Per-process secret from which SCRAM derives decoy salts for unknown users.
+    decoy_key: Arc<[u8; 32]>,
 }
 
 impl std::fmt::Debug for TernPolicy {
@@ -170,7 +175,8 @@ impl TernPolicy {
             bans,
             sn: config.mqttsn.clone(),
             reload_interval: Duration::from_secs(config.reload_interval.unwrap_or(2).max(1)),
-            counters: Counters::default(),
+            counters: Arc::default(),
+            decoy_key: Arc::new(random_key()?),
         })
     }
 
@@ -290,19 +296,7 @@ impl TernPolicy {
         username: Option<&str>,
         peer: SocketAddr,
     ) -> Result<(), ReasonCode> {
-        let Some(bans) = &self.bans else { return Ok(()) };
-        match bans
-            .get()
-            .check(client_id, username, crate::cidr::canonical(peer.ip()))
-        {
-            None => Ok(()),
-            Some(why) => {
-                self.counters.banned.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(%peer, client_id = client_id.unwrap_or(""), user = username.unwrap_or(""),
-                    "connection refused: {why}");
-                Err(ReasonCode::Banned)
-            }
-        }
+        check_bans(self.bans.as_deref(), &self.counters, client_id, username, peer)
     }
 
     fn authenticated(&self, identity: Identity) -> Result<Identity, ReasonCode> {
@@ -334,6 +328,39 @@ impl TernPolicy {
     }
 }
 
+/// Refuses a banned client (0x8A), logging why.
+fn check_bans(
+    bans: Option<&Watched<BanList>>,
+    counters: &Counters,
+    client_id: Option<&str>,
+    username: Option<&str>,
+    peer: SocketAddr,
+) -> Result<(), ReasonCode> {
+    let Some(bans) = bans else { return Ok(()) };
+    match bans
+        .get()
+        .check(client_id, username, crate::cidr::canonical(peer.ip()))
+    {
+        None => Ok(()),
+        Some(why) => {
+            counters.banned.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(%peer, client_id = client_id.unwrap_or(""), user = username.unwrap_or(""),
+                "connection refused: {why}");
+            Err(ReasonCode::Banned)
+        }
+    }
+}
+
+/// 32 random bytes, or a start-up error.
+fn random_key() -> Result<[u8; 32], String> {
+    use ring::rand::SecureRandom;
+    let mut k = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut k)
+        .map_err(|_| "no system randomness".to_string())?;
+    Ok(k)
+}
+
 /// Runs a CPU-heavy check without stalling the other tasks of this tokio worker.
 fn cpu_heavy<R>(f: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current() {
@@ -355,6 +382,32 @@ impl AuthPolicy for TernPolicy {
             self.check_bans(None, identity.username.as_deref(), meta.peer)?;
         }
         Ok(identity)
+    }
+
+    fn start_exchange(
+        &self,
+        meta: &ConnMeta,
+        method: &str,
+        client_id: &str,
+    ) -> Option<Box<dyn AuthExchange>> {
+        if method != crate::scram::METHOD {
+            return None;
+        }
+        let Some(passwords) = &self.passwords else {
+            tracing::info!(peer = %meta.peer, "SCRAM-SHA-256 refused: no password_file is configured");
+            return None;
+        };
+        Some(Box::new(scram::ScramExchange::new(
+            scram::ScramContext {
+                passwords: passwords.clone(),
+                bans: self.bans.clone(),
+                counters: self.counters.clone(),
+                decoy_key: self.decoy_key.clone(),
+                peer: meta.peer,
+                tls_identity: meta.tls_identity.as_deref().map(Arc::from),
+            },
+            client_id,
+        )))
     }
 
     fn authorize_publish(&self, identity: &Identity, topic: &str) -> bool {
@@ -440,5 +493,6 @@ impl TernPolicy {
     }
 }
 
+mod scram;
 #[cfg(test)]
 mod tests;
