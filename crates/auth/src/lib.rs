@@ -8,6 +8,7 @@
 pub mod acl;
 pub mod ban;
 pub mod cidr;
+pub mod http;
 pub mod jwt;
 pub mod password;
 pub mod policy;
@@ -15,5 +16,6 @@ pub mod reload;
 pub mod scram;
 pub mod sn;
 
+pub use http::{HttpConfig, HttpStats};
 pub use policy::{AuthConfig, AuthStats, ListenerAuth, TernPolicy};
 pub use reload::{Reload, Watched};
