@@ -27,7 +27,7 @@ enum Stage {
     /// Waiting for client-first (in CONNECT or AUTH 0x19).
     First,
     /// server-first sent, waiting for client-final.
-    Final(ScramServer),
+    Final(Box<ScramServer>),
     /// Finished (any further step fails).
     Done,
 }
@@ -86,7 +86,7 @@ impl AuthExchange for ScramExchange {
                 };
                 match ScramServer::client_first(data, lookup, &nonce, &*self.cx.decoy_key) {
                     Ok((server, first)) => {
-                        self.stage = Stage::Final(server);
+                        self.stage = Stage::Final(Box::new(server));
                         AuthStep::Continue(first)
                     }
                     Err(f) => self.failed(f),

@@ -207,7 +207,7 @@ pub fn random_nonce() -> Option<String> {
 }
 
 /// The attribute value of `a=value`, checking the attribute letter.
-fn attr<'a>(part: Option<&'a str>, name: char) -> Result<&'a str, ScramError> {
+fn attr(part: Option<&str>, name: char) -> Result<&str, ScramError> {
     let part = part.ok_or(ScramError::Malformed("message too short"))?;
     let mut chars = part.chars();
     if chars.next() != Some(name) || chars.next() != Some('=') {
