@@ -138,17 +138,17 @@ impl MqttConnection {
         } else {
             ReasonCode::ReAuthenticate
         };
-        if let Err(v) = self.check_auth_packet_method(&a, expected, &method) {
+        if let Err(v) = self.check_auth_packet_method(&a, expected, method.as_str()) {
             self.auth = None;
             return self.violation(now, v);
         }
         if self.auth.is_none() {
             let client_id = self.client_id.clone().unwrap_or_else(|| Arc::from(""));
-            let Some(exchange) = self
-                .core
-                .hooks
-                .policy
-                .start_exchange(&self.meta, &method, &client_id)
+            let Some(exchange) =
+                self.core
+                    .hooks
+                    .policy
+                    .start_exchange(&self.meta, method.as_str(), &client_id)
             else {
                 // The policy stopped offering the method (reloaded configuration).
                 tracing::info!(client_id = &*client_id, %method, "re-authentication method no longer offered");
@@ -156,7 +156,7 @@ impl MqttConnection {
             };
             self.auth = Some(Box::new(AuthState {
                 wait: Wait::Exchange(exchange),
-                method: ByteStr::from(&*method),
+                method: ByteStr::clone(&method),
                 connect: None,
             }));
         }

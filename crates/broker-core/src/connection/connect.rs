@@ -182,11 +182,7 @@ impl MqttConnection {
             // [MQTT-4.12.0-5]: a successful CONNACK repeats the CONNECT's Authentication Method.
             props.authentication_method = c.properties.authentication_method.clone();
             props.authentication_data = auth_data;
-            self.auth_method = c
-                .properties
-                .authentication_method
-                .as_ref()
-                .map(|m| Arc::from(m.as_str()));
+            self.auth_method = c.properties.authentication_method.clone().map(Arc::new);
         }
         tracing::info!(client_id = %client_id, peer = %self.meta.peer, transport = ?self.meta.transport,
             version = ?c.protocol, clean_start = c.clean_start, keep_alive, session_expiry = expiry,

@@ -88,7 +88,8 @@ pub struct MqttConnection {
     client_id: Option<Arc<str>>,
     identity: Identity,
     /// The Authentication Method of CONNECT (5.0 enhanced authentication), which re-authentication repeats.
-    auth_method: Option<Arc<str>>,
+    /// A thin pointer: idle connections pay 8 bytes for it.
+    auth_method: Option<Arc<ByteStr>>,
     /// Authentication in progress (CONNECT or re-authentication); boxed and only there meanwhile.
     auth: Option<Box<auth::AuthState>>,
     session: Option<SessionHandle>,
