@@ -114,29 +114,32 @@ impl std::fmt::Debug for HttpHook {
     }
 }
 
+impl HttpConfig {
+    /// The URL, checked: plain `http://` with a host (what `tern check-config` and start-up refuse otherwise).
+    pub fn validate(&self) -> Result<Uri, String> {
+        let uri: Uri = self
+            .url
+            .parse()
+            .map_err(|e| format!("[auth.http] url {:?}: {e}", self.url))?;
+        match uri.scheme_str() {
+            Some("http") if uri.authority().is_some() => Ok(uri),
+            Some("https") => Err(format!(
+                "[auth.http] url {:?}: https is not supported; run the service on loopback or a private \
+                 network, or behind a local TLS-terminating proxy",
+                self.url
+            )),
+            _ => Err(format!(
+                "[auth.http] url {:?}: expected http://host:port/path",
+                self.url
+            )),
+        }
+    }
+}
+
 impl HttpHook {
     /// Checks the configuration; a bad URL is a start-up error.
     pub fn new(config: &HttpConfig) -> Result<HttpHook, String> {
-        let uri: Uri = config
-            .url
-            .parse()
-            .map_err(|e| format!("[auth.http] url {:?}: {e}", config.url))?;
-        match uri.scheme_str() {
-            Some("http") if uri.authority().is_some() => {}
-            Some("https") => {
-                return Err(format!(
-                    "[auth.http] url {:?}: https is not supported; run the service on loopback or a private \
-                     network, or behind a local TLS-terminating proxy",
-                    config.url
-                ));
-            }
-            _ => {
-                return Err(format!(
-                    "[auth.http] url {:?}: expected http://host:port/path",
-                    config.url
-                ));
-            }
-        }
+        let uri = config.validate()?;
         let timeout = Duration::from_millis(config.timeout_ms.unwrap_or(2000).max(1));
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(timeout));
@@ -278,4 +281,29 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = inner.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(url: &str) -> HttpConfig {
+        HttpConfig {
+            url: url.into(),
+            timeout_ms: None,
+            authorize: false,
+            cache_ttl: None,
+            cache_max_entries: None,
+        }
+    }
+
+    #[test]
+    fn only_plain_http_urls_with_a_host() {
+        assert!(config("http://127.0.0.1:8080/auth").validate().is_ok());
+        let e = config("https://auth.example/x").validate().unwrap_err();
+        assert!(e.contains("https is not supported"), "{e}");
+        assert!(config("127.0.0.1:8080/auth").validate().is_err());
+        assert!(config("/auth").validate().is_err());
+        assert!(config("http://").validate().is_err());
+    }
 }
