@@ -248,3 +248,14 @@ async fn publish_and_subscribe_decisions_are_cached() {
     assert_eq!(s.policy.http_stats().unwrap().cache_hits, 38);
     assert_eq!(s.policy.stats().publish_denied, 20);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_line_says_the_service_decides() {
+    let s = broker("http://127.0.0.1:9/auth".into(), 300).await;
+    let d = s.policy.describe();
+    assert!(
+        d.contains("HTTP service http://127.0.0.1:9/auth decides every MQTT CONNECT, publish and subscribe"),
+        "{d}"
+    );
+    assert!(!d.contains("anonymous from"), "{d}");
+}

@@ -231,42 +231,53 @@ impl TernPolicy {
 
     /// One line saying what is open to whom, for the start-up log.
     pub fn describe(&self) -> String {
-        let mut parts: Vec<String> = self
-            .listeners
-            .iter()
-            .map(|l| {
-                let who = if l.allow_anonymous {
-                    "anyone"
-                } else {
-                    "loopback only"
-                };
-                format!("{}: anonymous from {who}", l.name)
-            })
-            .collect();
-        let mut creds = Vec::new();
-        if let Some(h) = &self.http {
-            creds.push(format!(
-                "HTTP service {} decides CONNECT{}",
+        let mut parts: Vec<String> = match &self.http {
+            // The service decides every MQTT CONNECT, anonymous ones included.
+            Some(h) => vec![format!(
+                "HTTP service {} decides every MQTT CONNECT{}",
                 h.url(),
                 if h.authorizes() {
                     ", publish and subscribe"
                 } else {
                     ""
                 }
-            ));
-        }
+            )],
+            None => self
+                .listeners
+                .iter()
+                .map(|l| {
+                    let who = if l.allow_anonymous {
+                        "anyone"
+                    } else {
+                        "loopback only"
+                    };
+                    format!("{}: anonymous from {who}", l.name)
+                })
+                .collect(),
+        };
+        let mut creds = Vec::new();
         if let Some(p) = &self.passwords {
+            let scram = if self.http.is_some() {
+                " (SCRAM-SHA-256 only)"
+            } else {
+                ""
+            };
             creds.push(format!(
-                "password file {} ({} users)",
+                "password file {} ({} users){scram}",
                 p.path().display(),
                 p.get().len()
             ));
         }
-        if let Some(j) = &self.jwt {
-            creds.push(format!("JWT {:?}", j.algorithm()));
+        if self.http.is_none() {
+            if let Some(j) = &self.jwt {
+                creds.push(format!("JWT {:?}", j.algorithm()));
+            }
+            creds.push("TLS client certificates".into());
         }
-        creds.push("TLS client certificates".into());
-        parts.push(format!("credentials: {}", creds.join(", ")));
+        if !creds.is_empty() {
+            parts.push(format!("credentials: {}", creds.join(", ")));
+        }
+        let http_authorizes = self.http.as_ref().is_some_and(|h| h.authorizes());
         parts.push(match &self.acl {
             Some(a) => {
                 let acl = a.get();
@@ -277,6 +288,7 @@ impl TernPolicy {
                     acl.default_permission()
                 )
             }
+            None if http_authorizes => "no ACL file".into(),
             None => "no ACL: admitted clients may publish and subscribe anywhere".into(),
         });
         if let Some(b) = &self.bans {
