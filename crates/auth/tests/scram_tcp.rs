@@ -1,13 +1,18 @@
 //! SCRAM-SHA-256 enhanced authentication end to end: the real broker behind TCP on loopback with the
 //! password-file policy, and `tern-client` doing the client side.
 
+use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Duration;
 use tern_auth::password::{HashCost, PasswordFile, StoredHash};
 use tern_auth::{AuthConfig, ListenerAuth, TernPolicy};
 use tern_broker::{Broker, CoreConfig, DriverConfig, TransportKind};
 use tern_broker_core::Hooks;
-use tern_client::{Client, ConnectOptions, ConnectProperties, ErrorKind, ProtocolVersion, QoS, ReasonCode};
+use tern_client::{
+    Client, ConnectOptions, ConnectProperties, ErrorKind, Packet, ProtocolVersion, QoS, RawConnection,
+    ReasonCode,
+};
+use tern_mqtt_codec::{Auth, AuthProperties, Connect};
 use tern_transport_tcp::{TcpFrontend, TcpListenerConfig};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -155,4 +160,142 @@ async fn mqtt_4_12_0_1_unknown_method_is_refused_with_0x8c() {
         .await
         .unwrap_err();
     assert_eq!(err.reason_code(), Some(ReasonCode::BadAuthenticationMethod));
+}
+
+/// The client side of SCRAM written out for the raw-packet test (tern-client's is private).
+struct RawScram {
+    first_bare: String,
+    nonce: String,
+    password: &'static [u8],
+}
+
+impl RawScram {
+    fn new(user: &str, password: &'static [u8], nonce: &str) -> RawScram {
+        RawScram {
+            first_bare: format!("n={user},r={nonce}"),
+            nonce: nonce.into(),
+            password,
+        }
+    }
+
+    fn client_first(&self) -> Bytes {
+        Bytes::from(format!("n,,{}", self.first_bare))
+    }
+
+    /// client-final for `server_first`, and the server-final to expect.
+    fn client_final(&self, server_first: &[u8]) -> (Bytes, Vec<u8>) {
+        use base64::Engine;
+        use ring::hmac;
+        use tern_auth::scram::{client_key, salted_password};
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let sf = std::str::from_utf8(server_first).unwrap();
+        let attr = |k: &str| sf.split(',').find_map(|p| p.strip_prefix(k)).unwrap().to_string();
+        let (r, s, i) = (attr("r="), attr("s="), attr("i="));
+        assert!(r.starts_with(&self.nonce));
+        let salted = salted_password(self.password, &b64.decode(s).unwrap(), i.parse().unwrap());
+        let ck = client_key(&salted);
+        let stored = ring::digest::digest(&ring::digest::SHA256, &ck);
+        let without_proof = format!("c=biws,r={r}");
+        let auth_message = format!("{},{sf},{without_proof}", self.first_bare);
+        let sign = |key: &[u8]| hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), auth_message.as_bytes());
+        let proof: Vec<u8> = ck
+            .iter()
+            .zip(sign(stored.as_ref()).as_ref())
+            .map(|(a, b)| a ^ b)
+            .collect();
+        let server_key = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &salted), b"Server Key");
+        let server_final = format!("v={}", b64.encode(sign(server_key.as_ref())));
+        (
+            Bytes::from(format!("{without_proof},p={}", b64.encode(proof))),
+            server_final.into_bytes(),
+        )
+    }
+}
+
+fn auth_packet(code: ReasonCode, data: Bytes) -> Packet {
+    Packet::Auth(Auth {
+        reason_code: code,
+        properties: AuthProperties {
+            authentication_method: Some("SCRAM-SHA-256".into()),
+            authentication_data: Some(data),
+            ..AuthProperties::default()
+        },
+    })
+}
+
+async fn recv_auth(raw: &mut RawConnection) -> Auth {
+    match raw.recv_packet(WAIT).await.unwrap() {
+        Some(Packet::Auth(a)) => a,
+        other => panic!("expected AUTH, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_4_12_1_reauthentication_over_tcp() {
+    let s = start("reauth").await;
+    let mut raw = RawConnection::connect(&s.url).await.unwrap();
+    raw.set_version(ProtocolVersion::V5);
+    let first = RawScram::new("alice", b"pencil", "nonce-one");
+    let mut connect = Connect::new(ProtocolVersion::V5, "raw-reauth");
+    connect.properties.authentication_method = Some("SCRAM-SHA-256".into());
+    connect.properties.authentication_data = Some(first.client_first());
+    raw.send(&Packet::Connect(Box::new(connect)), ProtocolVersion::V5)
+        .await
+        .unwrap();
+    let challenge = recv_auth(&mut raw).await;
+    assert_eq!(challenge.reason_code, ReasonCode::ContinueAuthentication);
+    let (answer, expected) = first.client_final(&challenge.properties.authentication_data.unwrap());
+    raw.send(
+        &auth_packet(ReasonCode::ContinueAuthentication, answer),
+        ProtocolVersion::V5,
+    )
+    .await
+    .unwrap();
+    let Some(Packet::ConnAck(ack)) = raw.recv_packet(WAIT).await.unwrap() else {
+        panic!("CONNACK")
+    };
+    assert_eq!(ack.reason_code, ReasonCode::Success);
+    assert_eq!(ack.properties.authentication_data.as_deref(), Some(&expected[..]));
+
+    // Re-authenticate: AUTH 0x19, the same exchange, AUTH 0x00 with the server's signature.
+    let again = RawScram::new("alice", b"pencil", "nonce-two");
+    raw.send(
+        &auth_packet(ReasonCode::ReAuthenticate, again.client_first()),
+        ProtocolVersion::V5,
+    )
+    .await
+    .unwrap();
+    let challenge = recv_auth(&mut raw).await;
+    let (answer, expected) = again.client_final(&challenge.properties.authentication_data.unwrap());
+    raw.send(
+        &auth_packet(ReasonCode::ContinueAuthentication, answer),
+        ProtocolVersion::V5,
+    )
+    .await
+    .unwrap();
+    let done = recv_auth(&mut raw).await;
+    assert_eq!(done.reason_code, ReasonCode::Success);
+    assert_eq!(
+        done.properties.authentication_data.as_deref(),
+        Some(&expected[..])
+    );
+
+    // [MQTT-4.12.1-2]: a failed re-authentication disconnects.
+    let wrong = RawScram::new("alice", b"wrong", "nonce-three");
+    raw.send(
+        &auth_packet(ReasonCode::ReAuthenticate, wrong.client_first()),
+        ProtocolVersion::V5,
+    )
+    .await
+    .unwrap();
+    let challenge = recv_auth(&mut raw).await;
+    let (answer, _) = wrong.client_final(&challenge.properties.authentication_data.unwrap());
+    raw.send(
+        &auth_packet(ReasonCode::ContinueAuthentication, answer),
+        ProtocolVersion::V5,
+    )
+    .await
+    .unwrap();
+    let d = raw.expect_closed(WAIT).await.unwrap().expect("DISCONNECT");
+    assert_eq!(d.reason_code, ReasonCode::NotAuthorized);
 }
