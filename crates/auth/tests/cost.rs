@@ -11,7 +11,7 @@ fn per_check(label: &str, n: u32, mut f: impl FnMut() -> bool) {
         assert!(f());
     }
     println!(
-        "{label}: {:.2} ms per check",
+        "{label}: {:.3} ms per check",
         t.elapsed().as_secs_f64() * 1000.0 / f64::from(n)
     );
 }

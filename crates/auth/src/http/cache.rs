@@ -26,14 +26,30 @@ impl Action {
     }
 }
 
-type Key = (Box<str>, Action, Box<str>);
+impl Action {
+    fn index(self) -> usize {
+        match self {
+            Action::Publish => 0,
+            Action::Subscribe => 1,
+        }
+    }
+}
+
+/// One client's decisions, by action then topic: lookups with `&str` keys, no allocation on the hot path.
+type PerClient = [HashMap<Box<str>, (bool, Instant)>; 2];
+
+#[derive(Debug, Default)]
+struct Inner {
+    clients: HashMap<Box<str>, PerClient>,
+    entries: usize,
+}
 
 /// The decision cache.
 #[derive(Debug)]
 pub struct DecisionCache {
     ttl: Duration,
     max_entries: usize,
-    map: Mutex<HashMap<Key, (bool, Instant)>>,
+    inner: Mutex<Inner>,
 }
 
 impl DecisionCache {
@@ -42,16 +58,14 @@ impl DecisionCache {
         DecisionCache {
             ttl,
             max_entries: max_entries.max(1),
-            map: Mutex::new(HashMap::new()),
+            inner: Mutex::new(Inner::default()),
         }
     }
 
     /// The cached decision, if one is younger than the TTL.
     pub fn get(&self, client_id: &str, action: Action, topic: &str, now: Instant) -> Option<bool> {
-        let map = self.map.lock().ok()?;
-        // The key owns its strings; building one per lookup is the price of a std HashMap with a tuple key.
-        let key: Key = (client_id.into(), action, topic.into());
-        match map.get(&key) {
+        let inner = self.inner.lock().ok()?;
+        match inner.clients.get(client_id)?[action.index()].get(topic) {
             Some(&(allow, until)) if now < until => Some(allow),
             _ => None,
         }
@@ -62,20 +76,38 @@ impl DecisionCache {
         if self.ttl.is_zero() {
             return;
         }
-        let Ok(mut map) = self.map.lock() else { return };
-        if map.len() >= self.max_entries {
-            map.retain(|_, (_, until)| now < *until);
-            if map.len() >= self.max_entries {
-                tracing::debug!(entries = map.len(), "HTTP auth decision cache full: cleared");
-                map.clear();
+        let Ok(mut inner) = self.inner.lock() else { return };
+        if inner.entries >= self.max_entries {
+            let mut kept = 0;
+            inner.clients.retain(|_, per| {
+                for map in per.iter_mut() {
+                    map.retain(|_, (_, until)| now < *until);
+                    kept += map.len();
+                }
+                per.iter().any(|m| !m.is_empty())
+            });
+            inner.entries = kept;
+            if kept >= self.max_entries {
+                tracing::debug!(entries = kept, "HTTP auth decision cache full: cleared");
+                inner.clients.clear();
+                inner.entries = 0;
             }
         }
-        map.insert((client_id.into(), action, topic.into()), (allow, now + self.ttl));
+        let per = match inner.clients.get_mut(client_id) {
+            Some(per) => per,
+            None => inner.clients.entry(client_id.into()).or_default(),
+        };
+        let added = per[action.index()]
+            .insert(topic.into(), (allow, now + self.ttl))
+            .is_none();
+        if added {
+            inner.entries += 1;
+        }
     }
 
     /// Entries held (expired ones included until the next cleanup).
     pub fn len(&self) -> usize {
-        self.map.lock().map(|m| m.len()).unwrap_or(0)
+        self.inner.lock().map(|i| i.entries).unwrap_or(0)
     }
 
     /// Whether nothing is held.
