@@ -1,6 +1,8 @@
 //! SCRAM-SHA-256 (RFC 5802, RFC 7677), server side: the message logic of the exchange MQTT 5 enhanced
 //! authentication carries (client-first in CONNECT, server-first in AUTH 0x18, client-final in AUTH 0x18,
-//! server-final in CONNACK). No well-kept server-side SCRAM crate exists, so the messages are parsed here;
+//! server-final in CONNACK). The SCRAM crates on crates.io do not fit: `scram` and `scram-2` want the salted
+//! password on the server (which logs in as well as the password does) rather than RFC 5803's StoredKey and
+//! ServerKey, and `scram-rs` is source-available rather than open source. So the messages are parsed here;
 //! the primitives (SHA-256, HMAC, PBKDF2, randomness) are `ring`'s.
 //!
 //! Credentials are stored as RFC 5803 strings, `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`
