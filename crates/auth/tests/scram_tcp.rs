@@ -115,6 +115,24 @@ async fn scram_login_then_publish_and_subscribe() {
     let got = tokio::time::timeout(WAIT, sub.recv()).await.unwrap().unwrap();
     assert_eq!(&got.payload[..], b"hello");
     assert_eq!(s.policy.stats().authenticated, 2);
+
+    // Re-authentication (AUTH 0x19) while connected; traffic goes on.
+    sub.reauthenticate().await.expect("re-authentication");
+    publisher.reauthenticate().await.expect("re-authentication");
+    publisher
+        .publish("t/2", "again", QoS::AtLeastOnce, false)
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(WAIT, sub.recv()).await.unwrap().unwrap();
+    assert_eq!(&got.payload[..], b"again");
+    assert_eq!(s.policy.stats().authenticated, 4);
+
+    // Only connections made with SCRAM can re-authenticate.
+    let (plain, _) = Client::connect(v5(&s.url, "plain").credentials("alice", Some("pencil".into())))
+        .await
+        .unwrap();
+    let err = plain.reauthenticate().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,9 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tern_mqtt_codec::topic::{validate_topic_filter, validate_topic_name};
 use tern_mqtt_codec::{
-    AckProperties, Auth, AuthProperties, ByteStr, ConnAck, Disconnect, Packet, ProtocolVersion, Publish,
-    PublishProperties, QoS, ReasonCode, SubAck, Subscribe, SubscribeFilter, SubscribeProperties,
-    SubscriptionOptions, UnsubAck, Unsubscribe, UserProperty,
+    AckProperties, ByteStr, ConnAck, Disconnect, Packet, ProtocolVersion, Publish, PublishProperties, QoS,
+    ReasonCode, SubAck, Subscribe, SubscribeFilter, SubscribeProperties, SubscriptionOptions, UnsubAck,
+    Unsubscribe, UserProperty,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
@@ -76,6 +76,8 @@ pub(crate) struct Shared {
     pub(crate) max_qos: QoS,
     /// Whether the server accepts retained messages (CONNACK, 5.0).
     pub(crate) retain_available: bool,
+    /// SCRAM-SHA-256 credentials the connection logged in with, for re-authentication.
+    pub(crate) scram: Option<(String, Bytes)>,
     /// Why the connection ended; set once by the background task before it drops its channels, read by
     /// handles whose channel send failed. Locked only to clone or store the value.
     pub(crate) close_error: Mutex<Option<ClientError>>,
@@ -218,14 +220,7 @@ impl Client {
                 let data = auth.properties.authentication_data.unwrap_or_default();
                 let answer = s.client_final(&data)?;
                 framing.encode(
-                    &Packet::Auth(Auth {
-                        reason_code: ReasonCode::ContinueAuthentication,
-                        properties: AuthProperties {
-                            authentication_method: Some(ByteStr::from(scram::METHOD)),
-                            authentication_data: Some(Bytes::from(answer)),
-                            ..AuthProperties::default()
-                        },
-                    }),
+                    &scram::auth_packet(ReasonCode::ContinueAuthentication, answer),
                     &mut wbuf,
                 )?;
             }
@@ -266,6 +261,7 @@ impl Client {
             timeout: opts.timeout,
             max_qos: props.maximum_qos.unwrap_or(QoS::ExactlyOnce),
             retain_available: props.retain_available.unwrap_or(true),
+            scram: opts.scram.clone(),
             close_error: Mutex::new(None),
         });
         let keep_alive = match props.server_keep_alive {
@@ -482,6 +478,15 @@ impl ClientHandle {
         })
         .await?;
         await_reply(&self.shared, rx, "the connection to close").await
+    }
+
+    /// Re-authenticates a connection that logged in with [`ConnectOptions::scram`]: runs the SCRAM-SHA-256
+    /// exchange again over AUTH 0x19 (MQTT 5 section 4.12.1) while traffic goes on, and checks the server's
+    /// signature. A refusal closes the connection (the server sends DISCONNECT, MQTT-4.12.1-2).
+    pub async fn reauthenticate(&self) -> Result<(), ClientError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Reauthenticate { reply: tx }).await?;
+        await_reply(&self.shared, rx, "re-authentication").await
     }
 
     async fn send(&self, cmd: Command) -> Result<(), ClientError> {

@@ -5,14 +5,28 @@
 use crate::error::ClientError;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
 use ring::{digest, hmac, pbkdf2};
 use std::num::NonZeroU32;
+use tern_mqtt_codec::{Auth, AuthProperties, ByteStr, Packet, ReasonCode};
 
 /// The Authentication Method name.
 pub const METHOD: &str = "SCRAM-SHA-256";
 
 /// Most PBKDF2 iterations a server may ask for: bounds the work a hostile server can make us do.
 const MAX_ITERATIONS: u32 = 1_000_000;
+
+/// An AUTH packet of this method.
+pub(crate) fn auth_packet(code: ReasonCode, data: Vec<u8>) -> Packet {
+    Packet::Auth(Auth {
+        reason_code: code,
+        properties: AuthProperties {
+            authentication_method: Some(ByteStr::from(METHOD)),
+            authentication_data: Some(Bytes::from(data)),
+            ..AuthProperties::default()
+        },
+    })
+}
 
 /// One exchange in progress.
 pub(crate) struct ScramClient {
