@@ -8,11 +8,14 @@
 pub mod acl;
 pub mod ban;
 pub mod cidr;
+pub mod http;
 pub mod jwt;
 pub mod password;
 pub mod policy;
 pub mod reload;
+pub mod scram;
 pub mod sn;
 
+pub use http::{HttpConfig, HttpStats};
 pub use policy::{AuthConfig, AuthStats, ListenerAuth, TernPolicy};
 pub use reload::{Reload, Watched};

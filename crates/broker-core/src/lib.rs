@@ -30,7 +30,8 @@
 //! - Server shutdown closes without the client's DISCONNECT 0x00, so wills are published (3.1.2.5).
 //! - Outbound topic aliases: first come, first served up to the client's maximum, never evicted.
 //! - No reason strings or user properties are ever sent on acks, so Request Problem Information = 0 needs no
-//!   special case; Response Information is not offered; enhanced authentication (AUTH) is refused.
+//!   special case; Response Information is not offered; enhanced authentication (AUTH) runs whatever methods the
+//!   policy offers ([`AuthPolicy::start_exchange`]); others get CONNACK 0x8C.
 //! - Unacknowledged shared-subscription messages of a member that disconnects go to another member at once
 //!   (re-delivered without DUP); if none is left they stay with the session.
 
@@ -60,6 +61,6 @@ pub use persistence::{
     Accepted, CommitTicket, DurableDelivery, MemoryPersistence, Persistence, SessionRecord,
     SubscriptionRecord,
 };
-pub use policy::{AllowAll, AuthPolicy, Identity};
+pub use policy::{AllowAll, AuthExchange, AuthPolicy, AuthStep, ConnectDecision, Identity, PendingAuth};
 pub use session::{Delivery, Notifier, Outbound, PullStats, SessionHandle, WillMessage};
 pub use stats::StatsSnapshot;

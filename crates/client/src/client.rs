@@ -5,6 +5,7 @@ use crate::driver::{Command, Driver};
 use crate::error::{ClientError, Repr};
 use crate::framing::{Framing, MAX_PACKET_SIZE};
 use crate::options::ConnectOptions;
+use crate::scram::{self, ScramClient};
 use crate::transport::{self, BoxStream, ByteStream};
 use bytes::{Bytes, BytesMut};
 use std::num::NonZeroU16;
@@ -75,6 +76,8 @@ pub(crate) struct Shared {
     pub(crate) max_qos: QoS,
     /// Whether the server accepts retained messages (CONNACK, 5.0).
     pub(crate) retain_available: bool,
+    /// SCRAM-SHA-256 credentials the connection logged in with, for re-authentication.
+    pub(crate) scram: Option<(String, Bytes)>,
     /// Why the connection ended; set once by the background task before it drops its channels, read by
     /// handles whose channel send failed. Locked only to clone or store the value.
     pub(crate) close_error: Mutex<Option<ClientError>>,
@@ -156,30 +159,70 @@ impl Client {
             .unwrap_or(MAX_PACKET_SIZE);
         let mut framing = Framing::new(opts.protocol, max_in);
         let mut wbuf = BytesMut::new();
-        framing.encode(&Packet::Connect(Box::new(opts.to_connect())), &mut wbuf)?;
+        let mut connect = opts.to_connect();
+        let mut scram = match &opts.scram {
+            Some(_) if !opts.protocol.is_v5() => {
+                return Err(ClientError::invalid_argument(
+                    "SCRAM-SHA-256 is MQTT 5 enhanced authentication: set protocol 5",
+                ));
+            }
+            Some((user, password)) => {
+                let s = ScramClient::new(user, password)?;
+                connect.properties.authentication_method = Some(ByteStr::from(scram::METHOD));
+                connect.properties.authentication_data = Some(Bytes::from(s.client_first()));
+                Some(s)
+            }
+            None => None,
+        };
+        framing.encode(&Packet::Connect(Box::new(connect)), &mut wbuf)?;
         let exchange = async {
-            stream
-                .write_all(&wbuf)
-                .await
-                .map_err(|e| ClientError::io("cannot send CONNECT", e))?;
-            stream
-                .flush()
-                .await
-                .map_err(|e| ClientError::io("cannot send CONNECT", e))?;
             loop {
-                if let Some(packet) = framing.decode()? {
-                    return Ok(packet);
-                }
-                framing.reserve();
-                let n = stream
-                    .read_buf(&mut framing.rbuf)
+                stream
+                    .write_all(&wbuf)
                     .await
-                    .map_err(|e| ClientError::io("waiting for CONNACK", e))?;
-                if n == 0 {
-                    return Err(ClientError::closed(
-                        "the server closed the connection before CONNACK",
+                    .map_err(|e| ClientError::io("cannot send CONNECT", e))?;
+                stream
+                    .flush()
+                    .await
+                    .map_err(|e| ClientError::io("cannot send CONNECT", e))?;
+                wbuf.clear();
+                let packet = loop {
+                    if let Some(packet) = framing.decode()? {
+                        break packet;
+                    }
+                    framing.reserve();
+                    let n = stream
+                        .read_buf(&mut framing.rbuf)
+                        .await
+                        .map_err(|e| ClientError::io("waiting for CONNACK", e))?;
+                    if n == 0 {
+                        return Err(ClientError::closed(
+                            "the server closed the connection before CONNACK",
+                        ));
+                    }
+                };
+                let Packet::Auth(auth) = packet else {
+                    return Ok(packet);
+                };
+                // Enhanced authentication: answer the server's challenge and read on.
+                let Some(s) = scram.as_mut() else {
+                    return Err(ClientError::protocol(
+                        "[MQTT-4.12.0-6] AUTH received although CONNECT had no Authentication Method",
+                    ));
+                };
+                if auth.reason_code != ReasonCode::ContinueAuthentication
+                    || auth.properties.authentication_method.as_deref() != Some(scram::METHOD)
+                {
+                    return Err(ClientError::protocol(
+                        "[MQTT-4.12.0-5] AUTH before CONNACK must continue SCRAM-SHA-256",
                     ));
                 }
+                let data = auth.properties.authentication_data.unwrap_or_default();
+                let answer = s.client_final(&data)?;
+                framing.encode(
+                    &scram::auth_packet(ReasonCode::ContinueAuthentication, answer),
+                    &mut wbuf,
+                )?;
             }
         };
         let packet = tokio::time::timeout(opts.timeout, exchange)
@@ -203,6 +246,14 @@ impl Client {
         if !connack.reason_code.is_success() {
             return Err(ClientError::new(Repr::ConnectRefused(connack.reason_code)));
         }
+        if let Some(s) = &scram {
+            if connack.properties.authentication_method.as_deref() != Some(scram::METHOD) {
+                return Err(ClientError::protocol(
+                    "[MQTT-4.12.0-5] CONNACK does not repeat the SCRAM-SHA-256 Authentication Method",
+                ));
+            }
+            s.verify_server_final(connack.properties.authentication_data.as_deref())?;
+        }
 
         let props = &connack.properties;
         let shared = Arc::new(Shared {
@@ -210,6 +261,7 @@ impl Client {
             timeout: opts.timeout,
             max_qos: props.maximum_qos.unwrap_or(QoS::ExactlyOnce),
             retain_available: props.retain_available.unwrap_or(true),
+            scram: opts.scram.clone(),
             close_error: Mutex::new(None),
         });
         let keep_alive = match props.server_keep_alive {
@@ -426,6 +478,15 @@ impl ClientHandle {
         })
         .await?;
         await_reply(&self.shared, rx, "the connection to close").await
+    }
+
+    /// Re-authenticates a connection that logged in with [`ConnectOptions::scram`]: runs the SCRAM-SHA-256
+    /// exchange again over AUTH 0x19 (MQTT 5 section 4.12.1) while traffic goes on, and checks the server's
+    /// signature. A refusal closes the connection (the server sends DISCONNECT, MQTT-4.12.1-2).
+    pub async fn reauthenticate(&self) -> Result<(), ClientError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Reauthenticate { reply: tx }).await?;
+        await_reply(&self.shared, rx, "re-authentication").await
     }
 
     async fn send(&self, cmd: Command) -> Result<(), ClientError> {

@@ -8,6 +8,7 @@
 use crate::client::{PublishOutcome, Shared};
 use crate::error::{ClientError, Repr};
 use crate::framing::Framing;
+use crate::scram::{self, ScramClient};
 use crate::transport::BoxStream;
 use bytes::BytesMut;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -16,8 +17,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tern_mqtt_codec::{
-    ByteStr, Disconnect, Packet, PacketId, PubAck, Publish, QoS, ReasonCode, SubAck, Subscribe, UnsubAck,
-    Unsubscribe,
+    Auth, ByteStr, Disconnect, Packet, PacketId, PubAck, Publish, QoS, ReasonCode, SubAck, Subscribe,
+    UnsubAck, Unsubscribe,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot};
@@ -47,6 +48,9 @@ pub(crate) enum Command {
     },
     Disconnect {
         disconnect: Disconnect,
+        reply: Reply<()>,
+    },
+    Reauthenticate {
         reply: Reply<()>,
     },
 }
@@ -105,6 +109,8 @@ pub(crate) struct Driver {
     ping_sent: Option<Instant>,
     /// Set once a DISCONNECT is queued: finish writing, then close. `Some` holds who waits for that.
     closing: Option<Option<Reply<()>>>,
+    /// A SCRAM re-authentication in progress and who waits for it.
+    reauth: Option<(ScramClient, Reply<()>)>,
 }
 
 impl Driver {
@@ -140,6 +146,7 @@ impl Driver {
             last_write: now,
             ping_sent: None,
             closing: None,
+            reauth: None,
         }
     }
 
@@ -167,12 +174,16 @@ impl Driver {
         for (_, p) in self.pending.drain() {
             p.fail(err.clone());
         }
+        if let Some((_, reply)) = self.reauth.take() {
+            let _ = reply.send(Err(err.clone()));
+        }
         while let Ok(cmd) = self.cmd_rx.try_recv() {
             match cmd {
                 Command::Publish { reply, .. } => drop(reply.send(Err(err.clone()))),
                 Command::Subscribe { reply, .. } => drop(reply.send(Err(err.clone()))),
                 Command::Unsubscribe { reply, .. } => drop(reply.send(Err(err.clone()))),
                 Command::Disconnect { reply, .. } => drop(reply.send(Err(err.clone()))),
+                Command::Reauthenticate { reply } => drop(reply.send(Err(err.clone()))),
             }
         }
         // Hand over what was received before the end, but never wait on a receiver that does not read.
@@ -303,8 +314,67 @@ impl Driver {
                 }
             }
             Command::Disconnect { disconnect, reply } => self.start_close(disconnect, Some(reply))?,
+            Command::Reauthenticate { reply } => self.start_reauth(reply)?,
         }
         Ok(())
+    }
+
+    /// Sends AUTH 0x19 with a fresh client-first.
+    fn start_reauth(&mut self, reply: Reply<()>) -> Result<(), ClientError> {
+        let Some((user, password)) = self.shared.scram.clone() else {
+            let _ = reply.send(Err(ClientError::invalid_argument(
+                "re-authentication needs a connection made with ConnectOptions::scram",
+            )));
+            return Ok(());
+        };
+        if self.reauth.is_some() {
+            let _ = reply.send(Err(ClientError::invalid_argument(
+                "a re-authentication is already running",
+            )));
+            return Ok(());
+        }
+        let s = match ScramClient::new(&user, &password) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return Ok(());
+            }
+        };
+        self.queue_packet(&scram::auth_packet(ReasonCode::ReAuthenticate, s.client_first()))?;
+        self.reauth = Some((s, reply));
+        Ok(())
+    }
+
+    /// AUTH from the server: the next step of our re-authentication, or a protocol error.
+    fn on_auth(&mut self, auth: Auth) -> Result<(), ClientError> {
+        let Some((s, _)) = self.reauth.as_mut() else {
+            return Err(ClientError::protocol(
+                "AUTH received without a re-authentication in progress",
+            ));
+        };
+        if auth.properties.authentication_method.as_deref() != Some(scram::METHOD) {
+            return Err(ClientError::protocol(
+                "[MQTT-4.12.0-5] AUTH with another method than SCRAM-SHA-256",
+            ));
+        }
+        let data = auth.properties.authentication_data.unwrap_or_default();
+        match auth.reason_code {
+            ReasonCode::ContinueAuthentication => {
+                let answer = s.client_final(&data)?;
+                self.queue_packet(&scram::auth_packet(ReasonCode::ContinueAuthentication, answer))
+            }
+            ReasonCode::Success => {
+                let Some((s, reply)) = self.reauth.take() else {
+                    return Ok(());
+                };
+                let verified = s.verify_server_final(Some(&data));
+                let _ = reply.send(verified.clone());
+                verified
+            }
+            other => Err(ClientError::protocol(format!(
+                "AUTH with reason code {other} during re-authentication"
+            ))),
+        }
     }
 
     fn start_close(&mut self, disconnect: Disconnect, reply: Option<Reply<()>>) -> Result<(), ClientError> {
@@ -371,9 +441,7 @@ impl Driver {
                 reason: d.reason_code,
                 reason_string: d.properties.reason_string.map(|s| s.to_string()),
             })),
-            Packet::Auth(_) => Err(ClientError::protocol(
-                "AUTH received, but enhanced authentication is not supported",
-            )),
+            Packet::Auth(auth) => self.on_auth(auth),
             other => Err(ClientError::protocol(format!(
                 "a server does not send {:?}",
                 other.packet_type()

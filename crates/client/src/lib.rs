@@ -39,6 +39,7 @@ mod framing;
 mod options;
 mod quic;
 mod raw;
+mod scram;
 mod tls;
 mod transport;
 mod ws;

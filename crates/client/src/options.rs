@@ -36,6 +36,8 @@ pub struct ConnectOptions {
     pub(crate) max_inflight: u16,
     pub(crate) incoming_capacity: usize,
     pub(crate) tls: TlsOptions,
+    /// User name and password for SCRAM-SHA-256 enhanced authentication (MQTT 5).
+    pub(crate) scram: Option<(String, Bytes)>,
 }
 
 impl ConnectOptions {
@@ -56,6 +58,7 @@ impl ConnectOptions {
             max_inflight: 1024,
             incoming_capacity: 1024,
             tls: TlsOptions::default(),
+            scram: None,
         }
     }
 
@@ -154,6 +157,17 @@ impl ConnectOptions {
         self
     }
 
+    /// Logs in with SCRAM-SHA-256 (MQTT 5 enhanced authentication) instead of sending the password: the
+    /// password never leaves the client, and the connection fails unless the server proves it holds this
+    /// user's credential. Needs MQTT 5 ([`protocol`](ConnectOptions::protocol)); replaces
+    /// [`credentials`](ConnectOptions::credentials).
+    pub fn scram(mut self, username: impl Into<String>, password: impl Into<Bytes>) -> Self {
+        self.scram = Some((username.into(), password.into()));
+        self.username = None;
+        self.password = None;
+        self
+    }
+
     /// The parsed URL.
     pub(crate) fn server_url(&self) -> Result<ServerUrl, ClientError> {
         ServerUrl::parse(&self.url)
@@ -189,6 +203,7 @@ impl fmt::Debug for ConnectOptions {
             .field("keep_alive", &self.keep_alive)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("scram_user", &self.scram.as_ref().map(|(u, _)| u))
             .field("will_topic", &self.will.as_ref().map(|w| &w.topic))
             .field("timeout", &self.timeout)
             .field("max_inflight", &self.max_inflight)

@@ -354,6 +354,9 @@ impl Config {
             bail!("limits.maximum_qos is {q}: it must be 0, 1 or 2");
         }
         crate::store::validate(&self.store)?;
+        if let Some(http) = &self.auth.http {
+            http.validate().map_err(|e| anyhow::anyhow!(e))?;
+        }
         if self.limits.max_packet_size == Some(0) {
             bail!("limits.max_packet_size must be above 0");
         }

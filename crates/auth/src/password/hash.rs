@@ -1,6 +1,8 @@
 //! Stored password hashes: argon2id PHC strings (what Tern writes), and Mosquitto's `$7$` (PBKDF2-SHA512) and
-//! `$6$` (salted SHA-512) so a Mosquitto password file works unchanged.
+//! `$6$` (salted SHA-512) so a Mosquitto password file works unchanged, and RFC 5803 SCRAM-SHA-256 entries,
+//! the only kind MQTT 5 enhanced authentication (SCRAM) can use.
 
+use crate::scram::ScramCredential;
 use argon2::password_hash::{PasswordHash as Phc, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
@@ -13,7 +15,7 @@ use std::num::NonZeroU32;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum HashError {
     /// The string is none of the supported formats.
-    #[error("unsupported password hash format (expected $argon2id$…, $7$… or $6$…)")]
+    #[error("unsupported password hash format (expected $argon2id$…, $7$…, $6$… or SCRAM-SHA-256$…)")]
     UnknownFormat,
     /// A supported format with a malformed field.
     #[error("malformed {0} password hash")]
@@ -64,6 +66,8 @@ enum Kind {
     },
     /// Mosquitto `$6$salt$hash`: SHA-512 over password then salt.
     Sha512 { salt: Vec<u8>, hash: Vec<u8> },
+    /// RFC 5803 `SCRAM-SHA-256$i:salt$StoredKey:ServerKey`.
+    Scram(ScramCredential),
 }
 
 impl fmt::Debug for StoredHash {
@@ -72,6 +76,7 @@ impl fmt::Debug for StoredHash {
             Kind::Argon2 => "StoredHash(argon2, <redacted>)",
             Kind::Pbkdf2Sha512 { .. } => "StoredHash(pbkdf2-sha512, <redacted>)",
             Kind::Sha512 { .. } => "StoredHash(sha512, <redacted>)",
+            Kind::Scram(_) => "StoredHash(scram-sha-256, <redacted>)",
         })
     }
 }
@@ -118,6 +123,8 @@ impl StoredHash {
                 return Err(bad());
             }
             Kind::Sha512 { salt, hash }
+        } else if text.starts_with("SCRAM-SHA-256$") {
+            Kind::Scram(ScramCredential::parse(text).ok_or(HashError::Malformed("SCRAM-SHA-256"))?)
         } else {
             return Err(HashError::UnknownFormat);
         };
@@ -145,6 +152,30 @@ impl StoredHash {
         })
     }
 
+    /// A SCRAM-SHA-256 credential for `password` with a fresh 16-byte salt (`tern passwd --scram`).
+    pub fn create_scram(password: &str, iterations: u32) -> Result<StoredHash, HashError> {
+        let iterations = NonZeroU32::new(iterations)
+            .filter(|i| i.get() >= 4096)
+            .ok_or_else(|| HashError::Hashing("SCRAM needs at least 4096 iterations (RFC 7677)".into()))?;
+        let mut salt = vec![0u8; 16];
+        SystemRandom::new()
+            .fill(&mut salt)
+            .map_err(|_| HashError::Hashing("no system randomness".into()))?;
+        let cred = ScramCredential::derive(password.as_bytes(), salt, iterations);
+        Ok(StoredHash {
+            text: cred.render(),
+            kind: Kind::Scram(cred),
+        })
+    }
+
+    /// The SCRAM credential, if this entry is one.
+    pub fn scram(&self) -> Option<&ScramCredential> {
+        match &self.kind {
+            Kind::Scram(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// Whether `password` matches, compared in constant time. Slow by design for argon2 and `$7$`.
     pub fn verify(&self, password: &[u8]) -> bool {
         match &self.kind {
@@ -170,6 +201,7 @@ impl StoredHash {
                 ctx.update(salt);
                 constant_time_eq(ctx.finish().as_ref(), hash)
             }
+            Kind::Scram(c) => c.verify_password(password),
         }
     }
 
@@ -184,12 +216,13 @@ impl StoredHash {
             Kind::Argon2 => "argon2",
             Kind::Pbkdf2Sha512 { .. } => "pbkdf2-sha512",
             Kind::Sha512 { .. } => "sha512",
+            Kind::Scram(_) => "scram-sha-256",
         }
     }
 }
 
 /// Equal-length byte strings compared without an early exit.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -255,6 +288,17 @@ mod tests {
     }
 
     #[test]
+    fn scram_entries_parse_and_check_plain_passwords() {
+        let h = StoredHash::create_scram("pencil", 4096).unwrap();
+        assert_eq!(h.scheme(), "scram-sha-256");
+        let parsed = StoredHash::parse(h.as_str()).unwrap();
+        assert!(parsed.verify(b"pencil") && !parsed.verify(b"pencil!"));
+        assert!(parsed.scram().is_some());
+        assert!(StoredHash::create_scram("x", 100).is_err());
+        assert!(StoredHash::create("x", CHEAP).unwrap().scram().is_none());
+    }
+
+    #[test]
     fn malformed_hashes_are_refused() {
         for bad in [
             "",
@@ -266,6 +310,7 @@ mod tests {
             "$6$AAAA$AAAA",
             "$argon2id$garbage",
             "$5$a$b",
+            "SCRAM-SHA-256$4096:AAAA$AAAA:AAAA",
         ] {
             assert!(StoredHash::parse(bad).is_err(), "{bad}");
         }

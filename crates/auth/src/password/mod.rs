@@ -1,8 +1,9 @@
-//! Password files: one `user:hash` per line, as Mosquitto writes them. Tern reads argon2id, `$7$` and `$6$`
-//! entries and writes argon2id; lines it does not touch (other users, comments) are written back unchanged.
+//! Password files: one `user:hash` per line, as Mosquitto writes them. Tern reads argon2id, `$7$`, `$6$` and
+//! SCRAM-SHA-256 (RFC 5803) entries and writes argon2id or, with `tern passwd --scram`, SCRAM; lines it does not touch (other users, comments) are written back unchanged.
 
 mod hash;
 
+pub(crate) use hash::constant_time_eq;
 pub use hash::{HashCost, HashError, StoredHash};
 
 use std::fmt;

@@ -15,11 +15,18 @@
 //! Until connections carry their listener's name, `allow_anonymous` is looked up by transport (TCP, TLS,
 //! WebSocket, QUIC): [`TernPolicy::new`] refuses two listeners of one transport that disagree.
 //!
+//! With `[auth.http]`, an external service decides every MQTT CONNECT instead (after the ban list), without
+//! blocking the connection's task (see `crate::http`); SCRAM still uses the password file.
+//!
+//! MQTT 5 enhanced authentication offers SCRAM-SHA-256 (`scram`) to users of the password file whose entry is
+//! a SCRAM credential; the identity is then checked against the ban list like a password login's.
+//!
 //! Password checks are slow by design (argon2id ~20-40 ms). They run on the connection's tokio task inside
 //! `block_in_place`, so the runtime moves that worker's other tasks elsewhere while the hash is computed.
 
 use crate::acl::{Acl, Op, Subject};
 use crate::ban::BanList;
+use crate::http::{Action, HttpConfig, HttpError, HttpHook, HttpStats};
 use crate::jwt::{JwtConfig, JwtVerifier};
 use crate::password::PasswordFile;
 use crate::reload::{Reload, Watched, spawn_poller};
@@ -31,8 +38,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tern_broker_core::{AuthPolicy, ConnMeta, Identity, TransportKind};
-use tern_mqtt_codec::{Connect, ReasonCode};
+use tern_broker_core::{
+    AuthExchange, AuthPolicy, ConnMeta, ConnectDecision, Identity, PendingAuth, TransportKind,
+};
+use tern_mqtt_codec::{Connect, ProtocolVersion, ReasonCode};
 
 /// `[auth]` settings.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -53,6 +62,9 @@ pub struct AuthConfig {
     /// MQTT-SN admission.
     #[serde(default)]
     pub mqttsn: SnConfig,
+    /// The HTTP hook: an external service decides CONNECTs (and, with `authorize`, publishes and
+    /// subscriptions).
+    pub http: Option<HttpConfig>,
 }
 
 /// What the policy needs to know about one listener.
@@ -110,8 +122,11 @@ pub struct TernPolicy {
     acl: Option<Arc<Watched<Acl>>>,
     bans: Option<Arc<Watched<BanList>>>,
     sn: SnConfig,
+    http: Option<Arc<HttpHook>>,
     reload_interval: Duration,
-    counters: Counters,
+    counters: Arc<Counters>,
+    /// Per-process secret from which SCRAM derives decoy salts for unknown users.
+    decoy_key: Arc<[u8; 32]>,
 }
 
 impl std::fmt::Debug for TernPolicy {
@@ -161,6 +176,7 @@ impl TernPolicy {
             None => None,
         };
         let jwt = config.jwt.as_ref().map(JwtVerifier::new).transpose()?;
+        let http = config.http.as_ref().map(HttpHook::new).transpose()?.map(Arc::new);
         Ok(TernPolicy {
             anonymous,
             listeners,
@@ -169,8 +185,10 @@ impl TernPolicy {
             acl,
             bans,
             sn: config.mqttsn.clone(),
+            http,
             reload_interval: Duration::from_secs(config.reload_interval.unwrap_or(2).max(1)),
-            counters: Counters::default(),
+            counters: Arc::default(),
+            decoy_key: Arc::new(random_key()?),
         })
     }
 
@@ -213,31 +231,53 @@ impl TernPolicy {
 
     /// One line saying what is open to whom, for the start-up log.
     pub fn describe(&self) -> String {
-        let mut parts: Vec<String> = self
-            .listeners
-            .iter()
-            .map(|l| {
-                let who = if l.allow_anonymous {
-                    "anyone"
+        let mut parts: Vec<String> = match &self.http {
+            // The service decides every MQTT CONNECT, anonymous ones included.
+            Some(h) => vec![format!(
+                "HTTP service {} decides every MQTT CONNECT{}",
+                h.url(),
+                if h.authorizes() {
+                    ", publish and subscribe"
                 } else {
-                    "loopback only"
-                };
-                format!("{}: anonymous from {who}", l.name)
-            })
-            .collect();
+                    ""
+                }
+            )],
+            None => self
+                .listeners
+                .iter()
+                .map(|l| {
+                    let who = if l.allow_anonymous {
+                        "anyone"
+                    } else {
+                        "loopback only"
+                    };
+                    format!("{}: anonymous from {who}", l.name)
+                })
+                .collect(),
+        };
         let mut creds = Vec::new();
         if let Some(p) = &self.passwords {
+            let scram = if self.http.is_some() {
+                " (SCRAM-SHA-256 only)"
+            } else {
+                ""
+            };
             creds.push(format!(
-                "password file {} ({} users)",
+                "password file {} ({} users){scram}",
                 p.path().display(),
                 p.get().len()
             ));
         }
-        if let Some(j) = &self.jwt {
-            creds.push(format!("JWT {:?}", j.algorithm()));
+        if self.http.is_none() {
+            if let Some(j) = &self.jwt {
+                creds.push(format!("JWT {:?}", j.algorithm()));
+            }
+            creds.push("TLS client certificates".into());
         }
-        creds.push("TLS client certificates".into());
-        parts.push(format!("credentials: {}", creds.join(", ")));
+        if !creds.is_empty() {
+            parts.push(format!("credentials: {}", creds.join(", ")));
+        }
+        let http_authorizes = self.http.as_ref().is_some_and(|h| h.authorizes());
         parts.push(match &self.acl {
             Some(a) => {
                 let acl = a.get();
@@ -248,6 +288,7 @@ impl TernPolicy {
                     acl.default_permission()
                 )
             }
+            None if http_authorizes => "no ACL file".into(),
             None => "no ACL: admitted clients may publish and subscribe anywhere".into(),
         });
         if let Some(b) = &self.bans {
@@ -290,19 +331,7 @@ impl TernPolicy {
         username: Option<&str>,
         peer: SocketAddr,
     ) -> Result<(), ReasonCode> {
-        let Some(bans) = &self.bans else { return Ok(()) };
-        match bans
-            .get()
-            .check(client_id, username, crate::cidr::canonical(peer.ip()))
-        {
-            None => Ok(()),
-            Some(why) => {
-                self.counters.banned.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(%peer, client_id = client_id.unwrap_or(""), user = username.unwrap_or(""),
-                    "connection refused: {why}");
-                Err(ReasonCode::Banned)
-            }
-        }
+        check_bans(self.bans.as_deref(), &self.counters, client_id, username, peer)
     }
 
     fn authenticated(&self, identity: Identity) -> Result<Identity, ReasonCode> {
@@ -311,6 +340,97 @@ impl TernPolicy {
     }
 
     fn allow(&self, identity: &Identity, op: Op, topic: &str) -> bool {
+        if !self.allow_acl(identity, op, topic) {
+            return false;
+        }
+        match &self.http {
+            Some(h) if h.authorizes() => {
+                let action = match op {
+                    Op::Publish => Action::Publish,
+                    Op::Subscribe => Action::Subscribe,
+                };
+                let client_id = identity.client_id.as_deref().unwrap_or("");
+                let allowed = h.authorize(client_id, identity.username.as_deref(), action, topic);
+                if !allowed {
+                    let counter = match op {
+                        Op::Publish => &self.counters.publish_denied,
+                        Op::Subscribe => &self.counters.subscribe_denied,
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+                allowed
+            }
+            _ => true,
+        }
+    }
+
+    /// The HTTP hook's counters, if it is configured.
+    pub fn http_stats(&self) -> Option<HttpStats> {
+        self.http.as_ref().map(|h| h.stats())
+    }
+
+    /// The JSON body of a CONNECT question to the HTTP service.
+    fn connect_request(&self, meta: &ConnMeta, connect: &Connect) -> serde_json::Value {
+        let listener = self
+            .listeners
+            .iter()
+            .find(|l| l.transport == meta.transport)
+            .map(|l| l.name.as_str());
+        let password = connect.password.as_deref();
+        let protocol = match connect.protocol {
+            ProtocolVersion::V3_1 => "mqtt3.1",
+            ProtocolVersion::V3_1_1 => "mqtt3.1.1",
+            ProtocolVersion::V5 => "mqtt5",
+        };
+        serde_json::json!({
+            "action": "connect",
+            "client_id": connect.client_id.as_str(),
+            "username": connect.username.as_deref(),
+            "password": password.and_then(|p| std::str::from_utf8(p).ok()),
+            "password_base64": password
+                .filter(|p| std::str::from_utf8(p).is_err())
+                .map(|p| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, p)),
+            "peer": meta.peer.to_string(),
+            "transport": transport_name(meta.transport),
+            "listener": listener,
+            "protocol": protocol,
+            "tls_identity": meta.tls_identity.as_deref(),
+        })
+    }
+
+    /// The identity an HTTP allow establishes, or the refusal's code.
+    fn http_decision(
+        counters: &Counters,
+        peer: SocketAddr,
+        connect_user: Option<&str>,
+        has_credentials: bool,
+        tls_identity: Option<Arc<str>>,
+        answer: Result<bool, HttpError>,
+    ) -> Result<Identity, ReasonCode> {
+        match answer {
+            Ok(true) => {
+                counters.authenticated.fetch_add(1, Ordering::Relaxed);
+                Ok(Identity {
+                    username: connect_user.map(Arc::from).or_else(|| tls_identity.clone()),
+                    tls_identity,
+                    ..Identity::default()
+                })
+            }
+            Ok(false) if has_credentials => {
+                counters.bad_credentials.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(%peer, user = connect_user.unwrap_or(""), "auth service refused the credentials");
+                Err(ReasonCode::BadUserNameOrPassword)
+            }
+            Ok(false) => {
+                counters.anonymous_refused.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(%peer, "auth service refused the client");
+                Err(ReasonCode::NotAuthorized)
+            }
+            Err(_) => Err(ReasonCode::ServerUnavailable),
+        }
+    }
+
+    fn allow_acl(&self, identity: &Identity, op: Op, topic: &str) -> bool {
         let Some(acl) = &self.acl else { return true };
         let subject = Subject {
             username: identity.username.as_deref(),
@@ -334,6 +454,39 @@ impl TernPolicy {
     }
 }
 
+/// Refuses a banned client (0x8A), logging why.
+fn check_bans(
+    bans: Option<&Watched<BanList>>,
+    counters: &Counters,
+    client_id: Option<&str>,
+    username: Option<&str>,
+    peer: SocketAddr,
+) -> Result<(), ReasonCode> {
+    let Some(bans) = bans else { return Ok(()) };
+    match bans
+        .get()
+        .check(client_id, username, crate::cidr::canonical(peer.ip()))
+    {
+        None => Ok(()),
+        Some(why) => {
+            counters.banned.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(%peer, client_id = client_id.unwrap_or(""), user = username.unwrap_or(""),
+                "connection refused: {why}");
+            Err(ReasonCode::Banned)
+        }
+    }
+}
+
+/// 32 random bytes, or a start-up error.
+fn random_key() -> Result<[u8; 32], String> {
+    use ring::rand::SecureRandom;
+    let mut k = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut k)
+        .map_err(|_| "no system randomness".to_string())?;
+    Ok(k)
+}
+
 /// Runs a CPU-heavy check without stalling the other tasks of this tokio worker.
 fn cpu_heavy<R>(f: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current() {
@@ -344,17 +497,100 @@ fn cpu_heavy<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
+/// The `transport` value sent to the HTTP service.
+fn transport_name(t: TransportKind) -> &'static str {
+    match t {
+        TransportKind::Tcp => "tcp",
+        TransportKind::Tls => "tls",
+        TransportKind::WebSocket => "ws",
+        TransportKind::WebSocketTls => "wss",
+        TransportKind::Quic => "quic",
+    }
+}
+
 impl AuthPolicy for TernPolicy {
+    fn decide_connect(&self, meta: &ConnMeta, connect: &Connect) -> ConnectDecision {
+        let Some(http) = &self.http else {
+            return ConnectDecision::Done(self.authenticate(meta, connect));
+        };
+        let client_id = Some(connect.client_id.as_str()).filter(|c| !c.is_empty());
+        if let Err(code) = self.check_bans(client_id, connect.username.as_deref(), meta.peer) {
+            return ConnectDecision::Done(Err(code));
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // Only a caller outside tokio gets here (tests, tools); nothing can wait for the service there,
+            // so `authenticate` fails closed (0x88).
+            return ConnectDecision::Done(self.authenticate(meta, connect));
+        };
+        let body = self.connect_request(meta, connect);
+        let pending = PendingAuth::new();
+        let (http, counters, done) = (http.clone(), self.counters.clone(), pending.clone());
+        let peer = meta.peer;
+        let user: Option<Arc<str>> = connect.username.as_deref().map(Arc::from);
+        let has_credentials = connect.username.is_some() || connect.password.is_some();
+        let tls_identity = meta.tls_identity.as_deref().map(Arc::from);
+        runtime.spawn(async move {
+            let answer = http.ask(&body).await;
+            done.complete(TernPolicy::http_decision(
+                &counters,
+                peer,
+                user.as_deref(),
+                has_credentials,
+                tls_identity,
+                answer,
+            ));
+        });
+        ConnectDecision::Pending(pending)
+    }
+
     fn authenticate(&self, meta: &ConnMeta, connect: &Connect) -> Result<Identity, ReasonCode> {
         // The ban list first (before any password hash), then again with the user name a JWT or a
         // certificate established.
         let client_id = Some(connect.client_id.as_str()).filter(|c| !c.is_empty());
         self.check_bans(client_id, connect.username.as_deref(), meta.peer)?;
+        if let Some(http) = &self.http {
+            // Synchronous callers only; the broker asks through `decide_connect`, which does not block.
+            let answer = http.ask_blocking(&self.connect_request(meta, connect));
+            return TernPolicy::http_decision(
+                &self.counters,
+                meta.peer,
+                connect.username.as_deref(),
+                connect.username.is_some() || connect.password.is_some(),
+                meta.tls_identity.as_deref().map(Arc::from),
+                answer,
+            );
+        }
         let identity = self.authenticate_credentials(meta, connect)?;
         if identity.username.as_deref() != connect.username.as_deref() {
             self.check_bans(None, identity.username.as_deref(), meta.peer)?;
         }
         Ok(identity)
+    }
+
+    fn start_exchange(
+        &self,
+        meta: &ConnMeta,
+        method: &str,
+        client_id: &str,
+    ) -> Option<Box<dyn AuthExchange>> {
+        if method != crate::scram::METHOD {
+            return None;
+        }
+        let Some(passwords) = &self.passwords else {
+            tracing::info!(peer = %meta.peer, "SCRAM-SHA-256 refused: no password_file is configured");
+            return None;
+        };
+        Some(Box::new(scram::ScramExchange::new(
+            scram::ScramContext {
+                passwords: passwords.clone(),
+                bans: self.bans.clone(),
+                counters: self.counters.clone(),
+                decoy_key: self.decoy_key.clone(),
+                peer: meta.peer,
+                tls_identity: meta.tls_identity.as_deref().map(Arc::from),
+            },
+            client_id,
+        )))
     }
 
     fn authorize_publish(&self, identity: &Identity, topic: &str) -> bool {
@@ -440,5 +676,6 @@ impl TernPolicy {
     }
 }
 
+mod scram;
 #[cfg(test)]
 mod tests;

@@ -3,8 +3,10 @@
 
 use super::{MqttConnection, PeerLimits, Phase};
 use crate::core::AttachRequest;
+use crate::policy::{ConnectDecision, Identity};
 use crate::session::WillMessage;
 use crate::stats::Stats;
+use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -38,10 +40,6 @@ impl MqttConnection {
                 ReasonCode::ServerUnavailable
             };
             return self.refuse_connect(code);
-        }
-        if c.properties.authentication_method.is_some() {
-            // Enhanced authentication (AUTH exchange) is not offered yet.
-            return self.refuse_connect(ReasonCode::BadAuthenticationMethod);
         }
         if let Some(w) = &c.will {
             if w.qos > cfg.maximum_qos {
@@ -77,7 +75,42 @@ impl MqttConnection {
         if let Err(code) = self.check_conn_limits(now, &client_id) {
             return self.refuse_connect(code);
         }
-        let mut identity = match self.core.hooks.policy.authenticate(&self.meta, &c) {
+        let waiting = super::auth::ConnectWait {
+            connect: Box::new(c),
+            client_id,
+            assigned,
+        };
+        if v5 && let Some(method) = waiting.connect.properties.authentication_method.clone() {
+            return self.start_connect_exchange(now, waiting, method);
+        }
+        match self
+            .core
+            .hooks
+            .policy
+            .decide_connect(&self.meta, &waiting.connect)
+        {
+            ConnectDecision::Done(result) => self.connect_decided(now, waiting, result, None),
+            ConnectDecision::Pending(pending) => self.wait_for_decision(waiting, pending),
+        }
+    }
+
+    /// CONNECT's authentication is decided: refuse it or finish it. `auth_data` is the final Authentication
+    /// Data of an enhanced authentication exchange, for the CONNACK.
+    pub(super) fn connect_decided(
+        &mut self,
+        now: Instant,
+        waiting: super::auth::ConnectWait,
+        result: Result<Identity, ReasonCode>,
+        auth_data: Option<Bytes>,
+    ) {
+        let super::auth::ConnectWait {
+            connect: c,
+            client_id,
+            assigned,
+        } = waiting;
+        let c = *c;
+        let v5 = c.protocol.is_v5();
+        let mut identity = match result {
             Ok(identity) => identity,
             Err(code) => {
                 Stats::add(&self.core.stats.auth_refused, 1);
@@ -146,6 +179,10 @@ impl MqttConnection {
             props.retain_available = (!cfg.retain_available).then_some(false);
             props.maximum_qos = (cfg.maximum_qos < QoS::ExactlyOnce).then_some(cfg.maximum_qos);
             props.assigned_client_identifier = assigned;
+            // [MQTT-4.12.0-5]: a successful CONNACK repeats the CONNECT's Authentication Method.
+            props.authentication_method = c.properties.authentication_method.clone();
+            props.authentication_data = auth_data;
+            self.auth_method = c.properties.authentication_method.clone().map(Arc::new);
         }
         tracing::info!(client_id = %client_id, peer = %self.meta.peer, transport = ?self.meta.transport,
             version = ?c.protocol, clean_start = c.clean_start, keep_alive, session_expiry = expiry,

@@ -16,6 +16,15 @@ pub enum Violation {
     /// AUTH although CONNECT carried no Authentication Method.
     #[error("AUTH without an authentication method in CONNECT (section 4.12)")]
     UnexpectedAuth,
+    /// AUTH whose Authentication Method differs from CONNECT's.
+    #[error("[MQTT-4.12.0-5] AUTH with an authentication method other than CONNECT's")]
+    AuthMethodChanged,
+    /// AUTH with a reason code that does not fit the exchange (0x18 to continue, 0x19 to re-authenticate).
+    #[error("AUTH reason code does not fit the exchange's state (section 4.12)")]
+    AuthReasonCode,
+    /// A packet other than AUTH or DISCONNECT while CONNECT's enhanced authentication runs.
+    #[error("[MQTT-3.1.2-30] packet other than AUTH or DISCONNECT before CONNACK")]
+    PacketDuringAuth,
     /// A packet only servers send (CONNACK, SUBACK, UNSUBACK, PINGRESP).
     #[error("server-to-client packet received from a client (section 2.1.2)")]
     ServerPacket,
@@ -56,6 +65,9 @@ impl Violation {
             Violation::ReceiveMaximumExceeded => ReasonCode::ReceiveMaximumExceeded,
             Violation::SecondConnect
             | Violation::UnexpectedAuth
+            | Violation::AuthMethodChanged
+            | Violation::AuthReasonCode
+            | Violation::PacketDuringAuth
             | Violation::ServerPacket
             | Violation::ExpiryRaisedFromZero
             | Violation::UnknownTopicAlias

@@ -3,6 +3,7 @@
 mod harness;
 
 mod abuse;
+mod auth;
 mod backpressure;
 mod connect;
 mod hooks;

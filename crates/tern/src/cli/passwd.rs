@@ -1,5 +1,6 @@
 //! `tern passwd`: manage a password file (Mosquitto format). New and changed entries are hashed with
-//! argon2id; entries Tern did not touch, including Mosquitto's `$7$`/`$6$` ones, stay byte for byte.
+//! argon2id, or with `--scram` stored as SCRAM-SHA-256 credentials (RFC 5803), the only kind MQTT 5 SCRAM
+//! logins can use (they also accept plain password logins); entries Tern did not touch, including Mosquitto's `$7$`/`$6$` ones, stay byte for byte.
 //! Passwords come from `--password` or, safer (not visible in `ps`), one line on standard input.
 
 use anyhow::{Context, Result, bail};
@@ -66,12 +67,19 @@ enum Action {
     },
 }
 
-/// `--password`, else one line of standard input.
+/// `--password`, else one line of standard input; `--scram` for the entry's kind.
 #[derive(Args)]
 struct PasswordArg {
     /// The password (visible to other local users in the process list; prefer standard input).
     #[arg(long)]
     password: Option<String>,
+    /// Store a SCRAM-SHA-256 credential (`SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`)
+    /// instead of argon2id, so the user can log in with MQTT 5 SCRAM enhanced authentication.
+    #[arg(long)]
+    scram: bool,
+    /// PBKDF2 iterations of a SCRAM credential (at least 4096).
+    #[arg(long, default_value_t = tern_auth::scram::DEFAULT_ITERATIONS, requires = "scram")]
+    iterations: u32,
 }
 
 impl std::fmt::Debug for PasswordArg {
@@ -81,7 +89,10 @@ impl std::fmt::Debug for PasswordArg {
         } else {
             "<stdin>"
         };
-        f.debug_struct("PasswordArg").field("password", &shown).finish()
+        f.debug_struct("PasswordArg")
+            .field("password", &shown)
+            .field("scram", &self.scram)
+            .finish()
     }
 }
 
@@ -100,6 +111,15 @@ impl PasswordArg {
             bail!("empty password (pass --password or one line on standard input)");
         }
         Ok(p)
+    }
+
+    /// The stored entry for the password: argon2id, or SCRAM with `--scram`.
+    fn entry(&self) -> Result<StoredHash> {
+        let password = self.get()?;
+        if self.scram {
+            return Ok(StoredHash::create_scram(&password, self.iterations)?);
+        }
+        hash(&password)
     }
 }
 
@@ -130,7 +150,7 @@ pub fn run(args: PasswdArgs) -> Result<()> {
                     file.display()
                 );
             }
-            pw.set(&user, hash(&password.get()?)?)?;
+            pw.set(&user, password.entry()?)?;
             save(&pw, &file)
         }
         Action::Update { file, user, password } => {
@@ -138,7 +158,7 @@ pub fn run(args: PasswdArgs) -> Result<()> {
             if pw.get(&user).is_none() {
                 bail!("no user {user:?} in {}; use `tern passwd add`", file.display());
             }
-            pw.set(&user, hash(&password.get()?)?)?;
+            pw.set(&user, password.entry()?)?;
             save(&pw, &file)
         }
         Action::Delete { file, user } => {
@@ -175,6 +195,9 @@ pub fn run(args: PasswdArgs) -> Result<()> {
             Ok(())
         }
         Action::Verify { file, user, password } => {
+            if password.scram {
+                bail!("--scram applies to add and update; verify checks entries of every kind");
+            }
             let pw = load(&file, false)?;
             if pw.verify(&user, password.get()?.as_bytes()) {
                 println!("{user}: password OK");

@@ -61,6 +61,10 @@ pub struct ConnectArgs {
     /// Password (needs --username on MQTT 3.1.1).
     #[arg(long)]
     pub password: Option<String>,
+    /// Log in with SCRAM-SHA-256 (MQTT 5 enhanced authentication) using --username and --password: the
+    /// password is not sent, and the server must prove it holds the user's SCRAM credential.
+    #[arg(long, requires_all = ["username", "password"])]
+    pub scram: bool,
     /// Keep a persistent session: clean start off (mosquitto's -c; `-c` itself is `tern --config`).
     #[arg(long = "no-clean", alias = "disable-clean-session")]
     pub no_clean: bool,
@@ -214,7 +218,12 @@ impl ConnectArgs {
         if let Some(secs) = self.session_expiry {
             opts = opts.session_expiry(secs);
         }
-        if let Some(user) = &self.username {
+        if self.scram {
+            let (Some(user), Some(password)) = (&self.username, &self.password) else {
+                bail!("--scram needs --username and --password");
+            };
+            opts = opts.scram(user.as_str(), Bytes::from(password.clone()));
+        } else if let Some(user) = &self.username {
             opts = opts.credentials(user.as_str(), self.password.clone().map(Bytes::from));
         } else if self.password.is_some() {
             bail!("--password needs --username");
