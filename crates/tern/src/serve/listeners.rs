@@ -78,7 +78,8 @@ pub fn spawn_all(config: &Config, broker: &Broker) -> Result<TlsHandles> {
                 addr
             }
             ListenerKind::Mqttsn => {
-                let sn = l.mqttsn.clone().unwrap_or_default().to_listener(l.bind);
+                let mut sn = l.mqttsn.clone().unwrap_or_default().to_listener(l.bind);
+                sn.gateway.connect_rate = l.connection_rate.filter(|&r| r > 0);
                 let f = tern_transport_mqttsn::SnFrontend::bind(sn)
                     .with_context(|| format!("listener {} (mqttsn)", l.bind))?;
                 let addr = f.local_addr()?;
@@ -151,6 +152,7 @@ fn quic_config(l: &ListenerConfig, config: &Config) -> QuicListenerConfig {
     if let Some(z) = l.zero_rtt {
         q.zero_rtt = z;
     }
+    q.connection_rate = l.connection_rate.filter(|&r| r > 0);
     q
 }
 
