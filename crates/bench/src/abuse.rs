@@ -1,8 +1,8 @@
 //! `abuse`: a normal client publishes to itself at a fixed rate and measures end-to-end latency while, at
 //! the same time, other connections misbehave in every way the broker's limits exist for:
 //! - `--clients` connections that never send CONNECT (reopened when the broker closes them);
-//! - a flood of malformed packets (each on a fresh connection, which the broker must close);
-//! - oversize packets (a PUBLISH announcing 64 MiB, then its payload streamed until the broker hangs up);
+//! - a flood of malformed packets, 1,000/s (each on a fresh connection, which the broker must close);
+//! - oversize packets, 100/s (a PUBLISH announcing 64 MiB, then payload streamed until the broker hangs up);
 //! - a publisher far over its publish rate (unthrottled QoS 1, MQTT 5 shows 0x97 in PUBACK);
 //! - a slow subscriber of that publisher's topic that never reads its socket.
 //!
@@ -28,8 +28,13 @@ use tokio::time::Instant;
 const OPEN_CONCURRENCY: usize = 256;
 /// Connections sending malformed packets at once (each loops: open, send, wait for the close).
 const MALFORMED_WORKERS: usize = 4;
+/// Malformed packets per second per worker at most (1,000/s in all): a flood the broker must shed, paced so
+/// that on a small machine the tool does not just measure its own CPU.
+const MALFORMED_RATE: f64 = 250.0;
 /// Connections sending oversize packets at once.
 const OVERSIZE_WORKERS: usize = 2;
+/// Oversize packets per second per worker at most (100/s in all, each up to 1 MiB written).
+const OVERSIZE_RATE: f64 = 50.0;
 /// Payload of the over-rate publisher (large, so its slow subscriber's socket fills quickly).
 const FLOOD_SIZE: usize = 4096;
 /// How long a misbehaving connection waits for the broker to close it before giving up on it.
@@ -265,10 +270,11 @@ async fn silent(
 
 /// One malformed-packet worker: each packet on a fresh connection, which the broker must close.
 async fn malformed(target: Arc<Target>, index: usize, id: String, abuse: Arc<Abuse>, deadline: Instant) {
-    let mut n = 0usize;
+    let (t0, mut n) = (Instant::now(), 0usize);
     while Instant::now() < deadline {
         let (bytes, after_connect) = MALFORMED[n % MALFORMED.len()];
         n += 1;
+        tokio::time::sleep_until(t0 + Duration::from_secs_f64(n as f64 / MALFORMED_RATE)).await;
         let stream = if after_connect {
             target.connect(index, &id).await.map(|c| c.stream)
         } else {
@@ -291,7 +297,10 @@ async fn malformed(target: Arc<Target>, index: usize, id: String, abuse: Arc<Abu
 /// One oversize worker: a PUBLISH announcing 64 MiB, then payload until the broker closes.
 async fn oversize(target: Arc<Target>, index: usize, id: String, abuse: Arc<Abuse>, deadline: Instant) {
     let chunk = vec![b'x'; 64 * 1024];
+    let (t0, mut n) = (Instant::now(), 0u32);
     while Instant::now() < deadline {
+        n += 1;
+        tokio::time::sleep_until(t0 + Duration::from_secs_f64(f64::from(n) / OVERSIZE_RATE)).await;
         let Ok(conn) = target.connect(index, &id).await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;

@@ -122,7 +122,8 @@ async fn unsupported_transports_fail_clearly() {
 async fn abuse_run_meets_every_limit_and_the_normal_client_loses_nothing() {
     let config = CoreConfig {
         connect_timeout: std::time::Duration::from_secs(1),
-        max_packet_size: 4096,
+        // Above the over-rate publisher's 4 KiB messages, far below the oversize ones' 64 MiB.
+        max_packet_size: 16 * 1024,
         publish_rate: Some(200),
         ..CoreConfig::default()
     };
