@@ -49,6 +49,7 @@ const FLOOD_TOPIC: &str = "abuse/flood";
 struct Abuse {
     silent_opened: AtomicU64,
     silent_closed: AtomicU64,
+    silent_refused: AtomicU64,
     silent_failed: AtomicU64,
     malformed_sent: AtomicU64,
     malformed_closed: AtomicU64,
@@ -183,6 +184,7 @@ pub async fn run_abuse(args: &BenchArgs, target: Arc<Target>) -> Result<Summary>
         silent_connections: args.clients as u64,
         silent_opened: get(&abuse.silent_opened),
         silent_closed: get(&abuse.silent_closed),
+        silent_refused: get(&abuse.silent_refused),
         silent_failed: get(&abuse.silent_failed),
         malformed_sent: get(&abuse.malformed_sent),
         malformed_closed: get(&abuse.malformed_closed),
@@ -238,6 +240,13 @@ async fn slow_was_closed(slow: &mut crate::conn::Conn) -> bool {
     }
 }
 
+/// A silent connection closed sooner than this was refused at accept (`connection_rate`, `max_connections`),
+/// not at the CONNECT deadline; its slot waits [`REFUSED_BACKOFF`] before trying again, so the slots hold
+/// connections instead of turning into a reconnect storm.
+const REFUSED_WITHIN: Duration = Duration::from_millis(500);
+/// See [`REFUSED_WITHIN`].
+const REFUSED_BACKOFF: Duration = Duration::from_millis(500);
+
 /// One silent slot: open a connection, send nothing, wait for the broker to close it, open another.
 async fn silent(
     target: Arc<Target>,
@@ -259,9 +268,15 @@ async fn silent(
             }
             Ok(Ok(mut stream)) => {
                 abuse.silent_opened.fetch_add(1, Ordering::Relaxed);
-                let left = deadline.saturating_duration_since(Instant::now());
+                let opened = Instant::now();
+                let left = deadline.saturating_duration_since(opened);
                 if wait_closed(&mut stream, left).await {
-                    abuse.silent_closed.fetch_add(1, Ordering::Relaxed);
+                    if opened.elapsed() < REFUSED_WITHIN {
+                        abuse.silent_refused.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(REFUSED_BACKOFF).await;
+                    } else {
+                        abuse.silent_closed.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
         }

@@ -162,8 +162,10 @@ pub struct AbuseStats {
     pub silent_connections: u64,
     /// Silent connections opened (slots reopen when the broker closes theirs).
     pub silent_opened: u64,
-    /// Silent connections the broker closed (CONNECT deadline) during the run.
+    /// Silent connections the broker closed after holding them a while (the CONNECT deadline).
     pub silent_closed: u64,
+    /// Silent connections closed at once (refused at accept: `connection_rate`, `max_connections`).
+    pub silent_refused: u64,
     /// Silent connections that failed to open or were refused at accept (`connection_rate`, fd limits).
     pub silent_failed: u64,
     /// Malformed packets sent, each on its own connection.
@@ -290,8 +292,9 @@ impl Summary {
         if let Some(a) = &self.abuse {
             let _ = writeln!(
                 s,
-                "  abuse: silent {} slots: {} opened, {} closed by the broker, {} failed to open",
-                a.silent_connections, a.silent_opened, a.silent_closed, a.silent_failed
+                "  abuse: silent {} slots: {} opened, {} closed at the CONNECT deadline, {} refused at accept, \
+                 {} failed to open",
+                a.silent_connections, a.silent_opened, a.silent_closed, a.silent_refused, a.silent_failed
             );
             let _ = writeln!(
                 s,
@@ -389,7 +392,7 @@ impl AbuseStats {
     fn json_field(&self) -> String {
         format!(
             concat!(
-                ",\"abuse\":{{\"silent_connections\":{},\"silent_opened\":{},\"silent_closed\":{},",
+                ",\"abuse\":{{\"silent_connections\":{},\"silent_opened\":{},\"silent_closed\":{},\"silent_refused\":{},",
                 "\"silent_failed\":{},\"malformed_sent\":{},\"malformed_closed\":{},\"oversize_sent\":{},",
                 "\"oversize_closed\":{},\"flood_sent\":{},\"flood_accepted\":{},",
                 "\"flood_quota_exceeded\":{},\"slow_subscriber_closed\":{}}}"
@@ -397,6 +400,7 @@ impl AbuseStats {
             self.silent_connections,
             self.silent_opened,
             self.silent_closed,
+            self.silent_refused,
             self.silent_failed,
             self.malformed_sent,
             self.malformed_closed,

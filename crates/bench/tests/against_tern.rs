@@ -155,6 +155,7 @@ async fn abuse_run_meets_every_limit_and_the_normal_client_loses_nothing() {
     );
     // Silent connections are closed at the 1 s CONNECT deadline within the 3 s run.
     assert!(abuse.silent_closed >= 50, "{}", s.human());
+    assert_eq!(abuse.silent_refused, 0, "no connection_rate set: {}", s.human());
     // Every malformed and oversize connection was closed by the broker.
     assert!(
         abuse.malformed_sent > 0 && abuse.oversize_sent > 0,
