@@ -6,12 +6,15 @@
 # $SYS/broker/limits/ counters, and stops every process it started.
 #
 # Knobs (environment): DURATION (seconds per run, default 20), SILENT (default 10000), RATE (normal client's
-# publishes/s, default 200), PORT (default 21883), OUT (directory for logs and JSON, default a temp dir).
+# publishes/s, default 200), CONNECT_TIMEOUT (the broker's CONNECT deadline in seconds, default 5: silent
+# connections are closed and reopened every 5 s; above DURATION they are only held), PORT (default 21883),
+# OUT (directory for logs and JSON, default a temp dir).
 set -euo pipefail
 
 DURATION=${DURATION:-20}
 SILENT=${SILENT:-10000}
 RATE=${RATE:-200}
+CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-5}
 PORT=${PORT:-21883}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$(mktemp -d /tmp/tern-abuse.XXXXXX)}
@@ -47,7 +50,7 @@ level = "warn"
 [store]
 durability = "none"
 [limits]
-connect_timeout = 5
+connect_timeout = $CONNECT_TIMEOUT
 write_timeout = 5
 max_packet_size = 65536
 publish_rate = 1000
