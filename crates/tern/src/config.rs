@@ -220,6 +220,11 @@ pub enum ListenerKind {
 }
 
 impl ListenerConfig {
+    /// The listener's name in logs and in per-listener policy (`tcp:0.0.0.0:1883`): its type and address.
+    pub fn name(&self) -> String {
+        format!("{:?}:{}", self.kind, self.bind).to_lowercase()
+    }
+
     /// Refuses settings that do not apply to this listener's type, so a typo'd type is not silently ignored.
     fn validate(&self) -> Result<()> {
         let kind = self.kind;

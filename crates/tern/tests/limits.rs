@@ -93,6 +93,33 @@ async fn anonymous_clients_are_refused_on_a_listener_without_allow_anonymous() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_anonymous_is_decided_per_listener_on_every_transport() {
+    let Some(ip) = non_loopback_ip() else {
+        eprintln!("SKIPPED: no non-loopback local address to connect from");
+        return;
+    };
+    let server = start(Setup {
+        open_twins: true,
+        ..Setup::default()
+    })
+    .await;
+    for f in Frontend::ALL {
+        let v = ProtocolVersion::V5;
+        // Two listeners of one transport on one broker: only the one with allow_anonymous admits.
+        let open = options(&server, f, ip, v, &id(f, v, "open")).set_url(support::url(
+            f,
+            ip,
+            server.port_of(f, true),
+        ));
+        connect(open)
+            .await
+            .unwrap_or_else(|e| panic!("{f:?} open listener: {e}"));
+        let closed = options(&server, f, ip, v, &id(f, v, "closed"));
+        assert_eq!(refusal(closed).await, ReasonCode::NotAuthorized, "{f:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_is_refused_with_bad_user_name_or_password() {
     let server = start(Setup::default()).await;
     for f in Frontend::ALL {

@@ -105,6 +105,8 @@ pub struct QuicListenerConfig {
     /// An attempt over the rate is refused from its first datagram (QUIC CONNECTION_REFUSED), before any
     /// handshake work, so a flood of Initial packets costs no cryptography.
     pub connection_rate: Option<u32>,
+    /// The listener's name, passed on as `ConnMeta::listener` so per-listener policy applies.
+    pub name: Option<Arc<str>>,
 }
 
 impl Default for QuicListenerConfig {
@@ -118,6 +120,7 @@ impl Default for QuicListenerConfig {
             zero_rtt: true,
             handshake_timeout: Duration::from_secs(10),
             connection_rate: None,
+            name: None,
         }
     }
 }
@@ -179,6 +182,7 @@ impl QuicFrontend {
             broker: broker.clone(),
             stats: self.stats.clone(),
             handshake_timeout: self.config.handshake_timeout,
+            listener: self.config.name.clone(),
         });
         let mut rate = RateGate::new(self.config.connection_rate);
         loop {

@@ -48,6 +48,7 @@ pub fn spawn_all(config: &Config, broker: &Broker) -> Result<TlsHandles> {
             tcp.max_connections = max;
         }
         tcp.connection_rate = l.connection_rate.filter(|&r| r > 0);
+        tcp.name = Some(l.name().into());
         tcp.proxy_protocol = l.proxy_protocol.unwrap_or(false);
         if let Some(s) = l.handshake_timeout {
             tcp.handshake_timeout = Duration::from_secs(s);
@@ -153,6 +154,7 @@ fn quic_config(l: &ListenerConfig, config: &Config) -> QuicListenerConfig {
         q.zero_rtt = z;
     }
     q.connection_rate = l.connection_rate.filter(|&r| r > 0);
+    q.name = Some(l.name().into());
     q
 }
 

@@ -196,6 +196,8 @@ pub struct Setup {
     pub connection_rate: Option<u32>,
     /// Every listener's handshake deadline (TLS, WebSocket, QUIC's first stream).
     pub handshake_timeout: Duration,
+    /// Also bind a second listener of every frontend, with `allow_anonymous = true` (the first has false).
+    pub open_twins: bool,
 }
 
 impl Default for Setup {
@@ -204,16 +206,18 @@ impl Default for Setup {
             core: CoreConfig::default(),
             connection_rate: None,
             handshake_timeout: Duration::from_secs(10),
+            open_twins: false,
         }
     }
 }
 
 /// A running broker with all six listeners bound to 0.0.0.0 on port 0 (so a non-loopback address reaches
-/// them too).
+/// them too), named `<frontend>` (anonymous refused) and, with [`Setup::open_twins`], `<frontend>-open`.
 pub struct Server {
     pub broker: Broker,
     pub policy: Arc<TernPolicy>,
-    ports: Vec<(Frontend, u16)>,
+    /// (frontend, allow_anonymous, port).
+    ports: Vec<(Frontend, bool, u16)>,
     pub sn: SocketAddr,
     pub stream_stats: Vec<(Frontend, Arc<ListenerStats>)>,
     pub quic_stats: Arc<QuicStats>,
@@ -221,19 +225,21 @@ pub struct Server {
 
 impl Server {
     pub fn port(&self, f: Frontend) -> u16 {
-        self.ports.iter().find(|(k, _)| *k == f).map(|(_, p)| *p).unwrap()
+        self.port_of(f, false)
+    }
+
+    /// The port of `f`'s listener with `allow_anonymous = open`.
+    pub fn port_of(&self, f: Frontend, open: bool) -> u16 {
+        self.ports
+            .iter()
+            .find(|(k, o, _)| *k == f && *o == open)
+            .map(|(_, _, p)| *p)
+            .unwrap()
     }
 
     /// The URL of frontend `f` at `host` (`127.0.0.1` or a non-loopback address).
     pub fn url(&self, f: Frontend, host: IpAddr) -> String {
-        let port = self.port(f);
-        match f {
-            Frontend::Tcp => format!("mqtt://{host}:{port}"),
-            Frontend::Tls => format!("mqtts://{host}:{port}"),
-            Frontend::Ws => format!("ws://{host}:{port}/mqtt"),
-            Frontend::Wss => format!("wss://{host}:{port}/mqtt"),
-            Frontend::Quic => format!("quic://{host}:{port}"),
-        }
+        url(f, host, self.port(f))
     }
 
     /// Connections closed or refused at accept for `connection_rate` on frontend `f`.
@@ -246,15 +252,40 @@ impl Server {
     }
 }
 
+/// The URL of frontend `f` at `host:port`.
+pub fn url(f: Frontend, host: IpAddr, port: u16) -> String {
+    match f {
+        Frontend::Tcp => format!("mqtt://{host}:{port}"),
+        Frontend::Tls => format!("mqtts://{host}:{port}"),
+        Frontend::Ws => format!("ws://{host}:{port}/mqtt"),
+        Frontend::Wss => format!("wss://{host}:{port}/mqtt"),
+        Frontend::Quic => format!("quic://{host}:{port}"),
+    }
+}
+
+fn listener_name(f: Frontend, open: bool) -> String {
+    if open {
+        format!("{f:?}-open")
+    } else {
+        format!("{f:?}")
+    }
+}
+
 /// Starts a broker with `setup` on every frontend.
 pub async fn start(setup: Setup) -> Server {
     let files = files();
+    let mut variants = vec![false];
+    if setup.open_twins {
+        variants.push(true);
+    }
     let listeners = Frontend::ALL
         .iter()
-        .map(|f| ListenerAuth {
-            name: format!("{f:?}"),
-            transport: f.transport(),
-            allow_anonymous: false,
+        .flat_map(|f| {
+            variants.iter().map(|&open| ListenerAuth {
+                name: listener_name(*f, open),
+                transport: f.transport(),
+                allow_anonymous: open,
+            })
         })
         .collect();
     let policy = Arc::new(TernPolicy::new(&files.auth, listeners).unwrap());
@@ -273,53 +304,58 @@ pub async fn start(setup: Setup) -> Server {
     })
     .unwrap();
     let any: SocketAddr = "0.0.0.0:0".parse().unwrap();
-    let tcp = TcpListenerConfig {
-        bind: any,
-        connection_rate: setup.connection_rate,
-        handshake_timeout: setup.handshake_timeout,
-        ..TcpListenerConfig::default()
-    };
     let mut ports = Vec::new();
     let mut stream_stats = Vec::new();
-
-    let f = TcpFrontend::bind(tcp.clone()).unwrap();
-    ports.push((Frontend::Tcp, f.local_addr().unwrap().port()));
-    stream_stats.push((Frontend::Tcp, f.stats()));
-    tokio::spawn(f.run(broker.clone()));
-
-    let f = TlsFrontend::bind(tcp.clone(), material.server_config(&[b"mqtt"]).unwrap()).unwrap();
-    ports.push((Frontend::Tls, f.local_addr().unwrap().port()));
-    stream_stats.push((Frontend::Tls, f.stats()));
-    tokio::spawn(f.run(broker.clone()));
-
-    for (kind, tls) in [
-        (Frontend::Ws, None),
-        (
-            Frontend::Wss,
-            Some(material.server_config(&[b"http/1.1"]).unwrap()),
-        ),
-    ] {
-        let ws = WsListenerConfig {
-            rules: Default::default(),
-            max_message_size: None,
+    let mut quic_stats = None;
+    for &open in &variants {
+        let tcp = |f: Frontend| TcpListenerConfig {
+            bind: any,
+            connection_rate: setup.connection_rate,
+            handshake_timeout: setup.handshake_timeout,
+            name: Some(Arc::from(listener_name(f, open))),
+            ..TcpListenerConfig::default()
         };
-        let f = WsFrontend::bind(tcp.clone(), ws, tls).unwrap();
-        ports.push((kind, f.local_addr().unwrap().port()));
-        stream_stats.push((kind, f.stats()));
+
+        let f = TcpFrontend::bind(tcp(Frontend::Tcp)).unwrap();
+        ports.push((Frontend::Tcp, open, f.local_addr().unwrap().port()));
+        stream_stats.push((Frontend::Tcp, f.stats()));
+        tokio::spawn(f.run(broker.clone()));
+
+        let f = TlsFrontend::bind(tcp(Frontend::Tls), material.server_config(&[b"mqtt"]).unwrap()).unwrap();
+        ports.push((Frontend::Tls, open, f.local_addr().unwrap().port()));
+        stream_stats.push((Frontend::Tls, f.stats()));
+        tokio::spawn(f.run(broker.clone()));
+
+        for (kind, tls) in [
+            (Frontend::Ws, None),
+            (
+                Frontend::Wss,
+                Some(material.server_config(&[b"http/1.1"]).unwrap()),
+            ),
+        ] {
+            let ws = WsListenerConfig {
+                rules: Default::default(),
+                max_message_size: None,
+            };
+            let f = WsFrontend::bind(tcp(kind), ws, tls).unwrap();
+            ports.push((kind, open, f.local_addr().unwrap().port()));
+            stream_stats.push((kind, f.stats()));
+            tokio::spawn(f.run(broker.clone()));
+        }
+
+        let quic = QuicListenerConfig {
+            bind: any,
+            connection_rate: setup.connection_rate,
+            handshake_timeout: setup.handshake_timeout,
+            name: Some(Arc::from(listener_name(Frontend::Quic, open))),
+            ..QuicListenerConfig::default()
+        };
+        let server = material.server_config(&[tern_transport_quic::ALPN_MQTT]).unwrap();
+        let f = QuicFrontend::bind(quic, &server).unwrap();
+        ports.push((Frontend::Quic, open, f.local_addr().unwrap().port()));
+        quic_stats.get_or_insert(f.stats());
         tokio::spawn(f.run(broker.clone()));
     }
-
-    let quic = QuicListenerConfig {
-        bind: any,
-        connection_rate: setup.connection_rate,
-        handshake_timeout: setup.handshake_timeout,
-        ..QuicListenerConfig::default()
-    };
-    let server = material.server_config(&[tern_transport_quic::ALPN_MQTT]).unwrap();
-    let f = QuicFrontend::bind(quic, &server).unwrap();
-    ports.push((Frontend::Quic, f.local_addr().unwrap().port()));
-    let quic_stats = f.stats();
-    tokio::spawn(f.run(broker.clone()));
 
     let mut sn = SnListenerConfig {
         bind: any,
@@ -336,7 +372,7 @@ pub async fn start(setup: Setup) -> Server {
         ports,
         sn,
         stream_stats,
-        quic_stats,
+        quic_stats: quic_stats.unwrap(),
     }
 }
 
