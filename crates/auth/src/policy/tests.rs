@@ -114,7 +114,7 @@ fn allow_anonymous_is_per_listener() {
     // Names are unique.
     let twice = vec![
         listener("a", TransportKind::Tcp, true),
-        listener("a", TransportKind::Ws, true),
+        listener("a", TransportKind::WebSocket, true),
     ];
     assert!(TernPolicy::new(&AuthConfig::default(), twice).is_err());
 }
