@@ -62,7 +62,7 @@ struct Abuse {
 
 /// Malformed inputs, cycled through; `true` when the packet follows a valid CONNECT.
 const MALFORMED: [(&[u8], bool); 5] = [
-    // Packet type 0 is reserved [MQTT-2.1.3-1].
+    // Packet type 0 is reserved (MQTT 5.0 §2.1.2).
     (&[0x00, 0x00], false),
     // CONNECT with a protocol name that is not "MQTT".
     (

@@ -159,7 +159,7 @@ async fn acl_denied_publish_gets_0x87_on_5_0_and_is_dropped_on_3_1_1() {
                 .await
                 .unwrap();
             if v.is_v5() {
-                // [MQTT-3.4.2-?] PUBACK carries 0x87 Not authorized.
+                // MQTT 5.0 §3.4.2.1: PUBACK carries 0x87 Not authorized.
                 assert_eq!(denied.reason_code, ReasonCode::NotAuthorized, "{f:?}");
             }
             // The connection lives on, and the next allowed message is the first the watcher sees: the
@@ -390,7 +390,7 @@ async fn an_oversize_packet_is_refused_with_0x95_before_it_is_read() {
                 .unwrap();
             let closed = conn.expect_closed(WAIT).await;
             match (v.is_v5(), closed) {
-                // [MQTT-3.2.2-15]-style: 5.0 says why with DISCONNECT 0x95 Packet too large.
+                // MQTT 5.0 §4.13: the server says why with DISCONNECT 0x95 Packet too large.
                 (true, Ok(Some(d))) => assert_eq!(d.reason_code, ReasonCode::PacketTooLarge, "{f:?}"),
                 (false, Ok(None)) => {}
                 (_, other) => panic!("{f:?} {v:?}: {other:?}"),

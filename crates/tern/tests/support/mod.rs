@@ -399,7 +399,7 @@ pub fn loopback() -> IpAddr {
     IpAddr::V4(Ipv4Addr::LOCALHOST)
 }
 
-/// Connects and returns the client, or the CONNACK reason code of a refusal (any other error panics).
+/// Connects with `opts`: the client and its CONNACK, or the error (a refusal carries its reason code).
 pub async fn connect(opts: ConnectOptions) -> Result<(Client, ConnAck), ClientError> {
     Client::connect(opts).await
 }
