@@ -75,6 +75,7 @@ fn connect_storm_does_not_stall_other_tasks() {
         peer: "192.0.2.1:1".parse().unwrap(),
         transport: TransportKind::Tcp,
         tls_identity: None,
+        listener: None,
     };
     let mut connect = Connect::new(ProtocolVersion::V5, "c");
     connect.username = Some("u".into());

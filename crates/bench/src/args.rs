@@ -26,6 +26,9 @@ pub enum Scenario {
     Latency,
     /// The throughput shape at rising rates: the highest rate sustained without loss or growing latency.
     FindMax,
+    /// A normal client at `--rate` (default 100/s) measuring latency while `--clients` connections never
+    /// send CONNECT, and others send malformed and oversize packets, publish over their rate, stop reading.
+    Abuse,
 }
 
 /// MQTT protocol level on the wire.
@@ -141,7 +144,7 @@ impl BenchArgs {
             Scenario::Pub => self.publishers == 0,
             Scenario::Sub => self.subscribers == 0,
             Scenario::Throughput | Scenario::FindMax => self.publishers == 0 || self.subscribers == 0,
-            Scenario::Latency => false,
+            Scenario::Latency | Scenario::Abuse => false,
         };
         if zero {
             bail!("this scenario needs at least one client of each role it uses");

@@ -82,7 +82,8 @@ impl Target {
         self.version
     }
 
-    async fn open(&self, index: usize) -> Result<BoxStream> {
+    /// Opens connection number `index`'s byte stream (from its source address, if any), sending nothing.
+    pub(crate) async fn open(&self, index: usize) -> Result<BoxStream> {
         let (Some(addr), Some(src)) = (self.addr, self.sources.get(index % self.sources.len().max(1))) else {
             return tern_client::open(&self.url, HANDSHAKE_TIMEOUT)
                 .await

@@ -1,7 +1,7 @@
 //! `tern bench`: a load generator for MQTT brokers, Tern or any other.
 //!
 //! What it owns: the scenarios (`conn`, `pub`, `sub`, `throughput`, `fanout`, `fanin`, `latency`,
-//! `find-max`), their options ([`BenchArgs`]), pacing, the progress line, and the summary with latency
+//! `find-max`, `abuse`), their options ([`BenchArgs`]), pacing, the progress line, and the summary with latency
 //! percentiles (human or `--json`). Every run stops by itself at its duration or count.
 //!
 //! How it stays out of the way: one task per publishing or subscribing connection (held `conn`
@@ -24,6 +24,7 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+mod abuse;
 mod args;
 mod conn;
 mod load;
@@ -34,7 +35,7 @@ mod wire;
 
 pub use args::{BenchArgs, Level, Scenario, parse_source_addrs};
 pub use scenario::run_scenario;
-pub use stats::{Latency, Summary};
+pub use stats::{AbuseStats, Latency, Summary};
 pub use topic::TopicPattern;
 
 /// Runs `args` on a runtime with one worker per usable core, prints the summary (stdout), and returns

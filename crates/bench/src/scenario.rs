@@ -48,7 +48,7 @@ impl Shape {
             Scenario::Throughput | Scenario::FindMax => (args.publishers, args.subscribers),
             Scenario::Fanout => (1, args.clients),
             Scenario::Fanin => (args.clients, 1),
-            Scenario::Latency => (1, 1),
+            Scenario::Latency | Scenario::Abuse => (1, 1),
         };
         Shape {
             publishers,
@@ -68,6 +68,7 @@ fn scenario_name(s: Scenario) -> &'static str {
         Scenario::Fanin => "fanin",
         Scenario::Latency => "latency",
         Scenario::FindMax => "find-max",
+        Scenario::Abuse => "abuse",
     }
 }
 
@@ -435,6 +436,7 @@ pub async fn run_scenario(args: &BenchArgs) -> Result<Summary> {
     match args.scenario {
         Scenario::Conn => run_conn(args, target).await,
         Scenario::FindMax => find_max(args, target).await,
+        Scenario::Abuse => crate::abuse::run_abuse(args, target).await,
         _ => {
             let shape = Shape::of(args);
             if shape.publishers + shape.subscribers == 0 {

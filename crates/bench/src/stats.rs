@@ -150,6 +150,40 @@ pub struct Summary {
     pub tool_cpu: f64,
     /// Cores the tool could use.
     pub tool_cores: usize,
+    /// What the misbehaving connections of `abuse` saw.
+    pub abuse: Option<AbuseStats>,
+}
+
+/// What the misbehaving connections of the `abuse` scenario saw (the normal client's figures are the
+/// summary's own).
+#[derive(Debug, Clone, Default)]
+pub struct AbuseStats {
+    /// Connection slots that never send CONNECT (`--clients`).
+    pub silent_connections: u64,
+    /// Silent connections opened (slots reopen when the broker closes theirs).
+    pub silent_opened: u64,
+    /// Silent connections the broker closed after holding them a while (the CONNECT deadline).
+    pub silent_closed: u64,
+    /// Silent connections closed at once (refused at accept: `connection_rate`, `max_connections`).
+    pub silent_refused: u64,
+    /// Silent connections that failed to open or were refused at accept (`connection_rate`, fd limits).
+    pub silent_failed: u64,
+    /// Malformed packets sent, each on its own connection.
+    pub malformed_sent: u64,
+    /// Connections the broker closed after a malformed packet.
+    pub malformed_closed: u64,
+    /// Oversize PUBLISH headers sent.
+    pub oversize_sent: u64,
+    /// Connections the broker closed after an oversize header.
+    pub oversize_closed: u64,
+    /// QoS 1 publishes of the over-rate publisher.
+    pub flood_sent: u64,
+    /// Of those, acknowledged as accepted.
+    pub flood_accepted: u64,
+    /// Of those, refused with PUBACK 0x97 Quota exceeded (MQTT 5).
+    pub flood_quota_exceeded: u64,
+    /// Whether the broker closed the subscriber that stopped reading (`write_timeout`).
+    pub slow_subscriber_closed: bool,
 }
 
 /// What `conn` measures.
@@ -255,6 +289,31 @@ impl Summary {
                 l.max_us()
             );
         }
+        if let Some(a) = &self.abuse {
+            let _ = writeln!(
+                s,
+                "  abuse: silent {} slots: {} opened, {} closed at the CONNECT deadline, {} refused at accept, \
+                 {} failed to open",
+                a.silent_connections, a.silent_opened, a.silent_closed, a.silent_refused, a.silent_failed
+            );
+            let _ = writeln!(
+                s,
+                "  abuse: malformed {} sent, {} closed; oversize {} sent, {} closed",
+                a.malformed_sent, a.malformed_closed, a.oversize_sent, a.oversize_closed
+            );
+            let _ = writeln!(
+                s,
+                "  abuse: over-rate publisher {} sent, {} accepted, {} refused 0x97; slow subscriber {}",
+                a.flood_sent,
+                a.flood_accepted,
+                a.flood_quota_exceeded,
+                if a.slow_subscriber_closed {
+                    "closed by the broker"
+                } else {
+                    "still open"
+                }
+            );
+        }
         let _ = write!(
             s,
             "  errors {}, tool CPU {:.0}% of {} core(s)",
@@ -286,7 +345,7 @@ impl Summary {
                 "\"publish_rate\":{:.1},\"delivery_rate\":{:.1},\"connected\":{},\"connect_secs\":{:.3},",
                 "\"connect_rate\":{:.1},\"connect_p50_us\":{},\"connect_p99_us\":{},\"errors\":{},",
                 "\"latency_us\":{{\"count\":{},\"p50\":{},\"p90\":{},\"p99\":{},\"p999\":{},\"max\":{}}},",
-                "\"tool_cpu\":{:.3},\"tool_cores\":{},\"tool_limited\":{}}}"
+                "\"tool_cpu\":{:.3},\"tool_cores\":{},\"tool_limited\":{}{}}}"
             ),
             json_str(&self.scenario),
             json_str(&self.url),
@@ -320,7 +379,37 @@ impl Summary {
             l.max_us(),
             self.tool_cpu,
             self.tool_cores,
-            self.tool_limited()
+            self.tool_limited(),
+            self.abuse
+                .as_ref()
+                .map_or_else(String::new, AbuseStats::json_field)
+        )
+    }
+}
+
+impl AbuseStats {
+    /// `,"abuse":{...}` for the summary's JSON object.
+    fn json_field(&self) -> String {
+        format!(
+            concat!(
+                ",\"abuse\":{{\"silent_connections\":{},\"silent_opened\":{},\"silent_closed\":{},\"silent_refused\":{},",
+                "\"silent_failed\":{},\"malformed_sent\":{},\"malformed_closed\":{},\"oversize_sent\":{},",
+                "\"oversize_closed\":{},\"flood_sent\":{},\"flood_accepted\":{},",
+                "\"flood_quota_exceeded\":{},\"slow_subscriber_closed\":{}}}"
+            ),
+            self.silent_connections,
+            self.silent_opened,
+            self.silent_closed,
+            self.silent_refused,
+            self.silent_failed,
+            self.malformed_sent,
+            self.malformed_closed,
+            self.oversize_sent,
+            self.oversize_closed,
+            self.flood_sent,
+            self.flood_accepted,
+            self.flood_quota_exceeded,
+            self.slow_subscriber_closed
         )
     }
 }

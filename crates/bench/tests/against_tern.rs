@@ -117,3 +117,54 @@ async fn unsupported_transports_fail_clearly() {
     let e = run_scenario(&a).await.expect_err("mqttsn is refused");
     assert!(e.to_string().contains("not supported yet"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abuse_run_meets_every_limit_and_the_normal_client_loses_nothing() {
+    let config = CoreConfig {
+        connect_timeout: std::time::Duration::from_secs(1),
+        // Above the over-rate publisher's 4 KiB messages, far below the oversize ones' 64 MiB.
+        max_packet_size: 16 * 1024,
+        publish_rate: Some(200),
+        ..CoreConfig::default()
+    };
+    let driver = DriverConfig {
+        write_timeout: std::time::Duration::from_secs(1),
+        ..DriverConfig::default()
+    };
+    let broker = Broker::start(config, driver);
+    let frontend = TcpFrontend::bind(TcpListenerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        ..TcpListenerConfig::default()
+    })
+    .unwrap();
+    let addr = frontend.local_addr().unwrap();
+    tokio::spawn(frontend.run(broker));
+    let a = args(
+        addr,
+        &["abuse", "--clients", "50", "-r", "50", "-d", "3", "-q", "1"],
+    );
+    let s = run_scenario(&a).await.expect("run completes");
+    let abuse = s.abuse.clone().expect("abuse figures");
+    // The normal client: everything it published arrived.
+    assert!(s.sent > 0);
+    assert_eq!(
+        (s.received, s.acked, s.errors),
+        (s.sent, s.sent, 0),
+        "{}",
+        s.human()
+    );
+    // Silent connections are closed at the 1 s CONNECT deadline within the 3 s run.
+    assert!(abuse.silent_closed >= 50, "{}", s.human());
+    assert_eq!(abuse.silent_refused, 0, "no connection_rate set: {}", s.human());
+    // Every malformed and oversize connection was closed by the broker.
+    assert!(
+        abuse.malformed_sent > 0 && abuse.oversize_sent > 0,
+        "{}",
+        s.human()
+    );
+    assert_eq!(abuse.malformed_closed, abuse.malformed_sent, "{}", s.human());
+    assert_eq!(abuse.oversize_closed, abuse.oversize_sent, "{}", s.human());
+    // The over-rate publisher is refused with 0x97.
+    assert!(abuse.flood_quota_exceeded > 0, "{}", s.human());
+    assert!(s.json().contains("\"abuse\":{"), "{}", s.json());
+}

@@ -88,6 +88,8 @@ pub struct LimitsConfig {
     pub maximum_qos: Option<u8>,
     /// Seconds a new connection has to send CONNECT.
     pub connect_timeout: Option<u64>,
+    /// Seconds a write may make no progress (the peer stopped reading) before the connection is closed.
+    pub write_timeout: Option<u64>,
     /// Connected clients per IP address, across listeners (0: unlimited).
     pub max_connections_per_ip: Option<usize>,
     /// PUBLISH packets per second per connection (token bucket).
@@ -159,7 +161,8 @@ pub struct ListenerConfig {
     pub bind: SocketAddr,
     /// Connections this listener serves at once.
     pub max_connections: Option<usize>,
-    /// New connections accepted per second (tcp, tls, ws, wss); more are closed at accept.
+    /// New connections accepted per second: tcp, tls, ws, wss close more at accept, quic refuses them
+    /// before the handshake, mqttsn answers CONNACK "rejected: congestion".
     pub connection_rate: Option<u32>,
     /// Expect a PROXY protocol v1/v2 header first (tcp, tls, ws, wss behind a load balancer).
     pub proxy_protocol: Option<bool>,
@@ -217,6 +220,11 @@ pub enum ListenerKind {
 }
 
 impl ListenerConfig {
+    /// The listener's name in logs and in per-listener policy (`tcp:0.0.0.0:1883`): its type and address.
+    pub fn name(&self) -> String {
+        format!("{:?}:{}", self.kind, self.bind).to_lowercase()
+    }
+
     /// Refuses settings that do not apply to this listener's type, so a typo'd type is not silently ignored.
     fn validate(&self) -> Result<()> {
         let kind = self.kind;
@@ -266,12 +274,6 @@ impl ListenerConfig {
         if quic && self.proxy_protocol.is_some() {
             bail!(
                 "listener {}: `proxy_protocol` does not apply to quic (UDP) listeners",
-                self.bind
-            );
-        }
-        if self.connection_rate.is_some() && matches!(kind, ListenerKind::Quic | ListenerKind::Mqttsn) {
-            bail!(
-                "listener {}: `connection_rate` applies to tcp, tls, ws and wss listeners (for now)",
                 self.bind
             );
         }

@@ -36,7 +36,7 @@ pub fn run(config: Config) -> Result<()> {
             hooks.persistence = store.clone();
         }
         let core = tern_broker_core::BrokerCore::with_hooks(core_config, hooks, now);
-        let broker = Broker::start_with_core(core, DriverConfig::default());
+        let broker = Broker::start_with_core(core, driver_config(&config));
         let store = store.map(|(store, recovered)| {
             let counts = broker.core().restore(recovered, now);
             info!(path = %store.path().display(), sessions = counts.sessions, subscriptions = counts.subscriptions,
@@ -60,6 +60,15 @@ pub fn run(config: Config) -> Result<()> {
         }
         Ok(())
     })
+}
+
+/// The connection driver's settings: its defaults with `limits.write_timeout`.
+fn driver_config(config: &Config) -> DriverConfig {
+    let mut d = DriverConfig::default();
+    if let Some(s) = config.limits.write_timeout.filter(|&s| s > 0) {
+        d.write_timeout = Duration::from_secs(s);
+    }
+    d
 }
 
 /// Maps the file's settings onto the core's defaults.

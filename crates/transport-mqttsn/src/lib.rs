@@ -115,6 +115,7 @@ impl SnFrontend {
                     unknown_peer = s.unknown_peer,
                     flood_dropped = limiter.dropped,
                     lost = s.lost,
+                    refused_rate = s.refused_rate,
                     retransmissions = s.retransmissions,
                     "MQTT-SN gateway stats"
                 );

@@ -24,6 +24,8 @@ pub(crate) struct Context {
     pub(crate) stats: Arc<QuicStats>,
     /// Bound on the handshake plus the wait for the first stream.
     pub(crate) handshake_timeout: Duration,
+    /// The listener's name, for `ConnMeta::listener`.
+    pub(crate) listener: Option<Arc<str>>,
 }
 
 /// Serves one incoming QUIC connection to its end. `guard` counts it as live from before the handshake
@@ -64,6 +66,7 @@ pub(crate) async fn serve(
         peer,
         transport: TransportKind::Quic,
         tls_identity: client_identity(&conn),
+        listener: cx.listener.clone(),
     };
     let mut stream = tokio::io::join(recv, send);
     cx.broker.serve_stream(&mut stream, meta, Some(guard)).await;

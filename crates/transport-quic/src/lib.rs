@@ -53,8 +53,8 @@ use quinn::{Endpoint, EndpointConfig, IdleTimeout, ServerConfig, TokioRuntime, T
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
-use tern_broker::Broker;
+use std::time::{Duration, Instant};
+use tern_broker::{Broker, TokenBucket};
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
 
@@ -101,6 +101,12 @@ pub struct QuicListenerConfig {
     /// Bound on the handshake and then on the wait for the client's first stream (EMQX's
     /// `handshake_idle_timeout`, 10 s).
     pub handshake_timeout: Duration,
+    /// New connections accepted per second (token bucket, burst of one second's worth); `None`: no limit.
+    /// An attempt over the rate is refused from its first datagram (QUIC CONNECTION_REFUSED), before any
+    /// handshake work, so a flood of Initial packets costs no cryptography.
+    pub connection_rate: Option<u32>,
+    /// The listener's name, passed on as `ConnMeta::listener` so per-listener policy applies.
+    pub name: Option<Arc<str>>,
 }
 
 impl Default for QuicListenerConfig {
@@ -113,6 +119,8 @@ impl Default for QuicListenerConfig {
             max_streams: 4,
             zero_rtt: true,
             handshake_timeout: Duration::from_secs(10),
+            connection_rate: None,
+            name: None,
         }
     }
 }
@@ -174,13 +182,20 @@ impl QuicFrontend {
             broker: broker.clone(),
             stats: self.stats.clone(),
             handshake_timeout: self.config.handshake_timeout,
+            listener: self.config.name.clone(),
         });
+        let mut rate = RateGate::new(self.config.connection_rate);
         loop {
             let incoming = tokio::select! {
                 i = self.endpoint.accept() => i,
                 _ = shutdown.wait() => break,
             };
             let Some(incoming) = incoming else { break };
+            if !rate.admit(incoming.remote_address()) {
+                self.stats.note_refused_rate();
+                incoming.refuse();
+                continue;
+            }
             let Ok(permit) = permits.clone().try_acquire_owned() else {
                 warn!(
                     peer = %incoming.remote_address(),
@@ -202,6 +217,43 @@ impl QuicFrontend {
             .close(AppCode::Shutdown.varint(), AppCode::Shutdown.reason());
         let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
         info!(addr = ?local, "MQTT over QUIC listener stopped");
+    }
+}
+
+/// The listener's `connection_rate`: a token bucket checked per incoming connection, with at most one log
+/// line a second while it refuses.
+struct RateGate {
+    bucket: Option<TokenBucket>,
+    rate: Option<u32>,
+    logged: Option<Instant>,
+}
+
+impl RateGate {
+    fn new(rate: Option<u32>) -> RateGate {
+        RateGate {
+            bucket: rate.map(|r| TokenBucket::new(u64::from(r), u64::from(r))),
+            rate,
+            logged: None,
+        }
+    }
+
+    /// True when a new connection from `peer` fits the rate now.
+    fn admit(&mut self, peer: SocketAddr) -> bool {
+        let Some(bucket) = &mut self.bucket else {
+            return true;
+        };
+        let now = Instant::now();
+        if bucket.try_take(now, 1) {
+            return true;
+        }
+        if self
+            .logged
+            .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1))
+        {
+            self.logged = Some(now);
+            warn!(%peer, rate = self.rate, "QUIC listener over connection_rate: refusing new connections");
+        }
+        false
     }
 }
 

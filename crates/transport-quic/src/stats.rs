@@ -10,6 +10,7 @@ pub struct QuicStats {
     handshake_failures: AtomicU64,
     alpn_refused: AtomicU64,
     refused_at_limit: AtomicU64,
+    refused_rate: AtomicU64,
     streams_refused: AtomicU64,
     non_quic_datagrams: AtomicU64,
 }
@@ -35,6 +36,11 @@ impl QuicStats {
         self.refused_at_limit.load(Ordering::Relaxed)
     }
 
+    /// Connection attempts refused because they came faster than `connection_rate`.
+    pub fn refused_rate(&self) -> u64 {
+        self.refused_rate.load(Ordering::Relaxed)
+    }
+
     /// Streams beyond a connection's first, reset with [`AppCode::StreamRefused`](crate::AppCode).
     pub fn streams_refused(&self) -> u64 {
         self.streams_refused.load(Ordering::Relaxed)
@@ -58,6 +64,10 @@ impl QuicStats {
 
     pub(crate) fn note_refused_at_limit(&self) {
         self.refused_at_limit.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn note_refused_rate(&self) {
+        self.refused_rate.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn note_stream_refused(&self) {

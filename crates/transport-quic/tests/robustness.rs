@@ -121,3 +121,38 @@ async fn a_connection_that_opens_no_stream_is_closed_with_no_stream() {
     }
     assert_eq!(server.broker.live_connections(), 0);
 }
+
+#[tokio::test]
+async fn connections_over_connection_rate_are_refused_before_the_handshake() {
+    let server = common::start_with(tern_transport_quic::QuicListenerConfig {
+        connection_rate: Some(1),
+        ..Default::default()
+    })
+    .await;
+    let quic = quic_client(&server.cert, b"mqtt");
+    // Burst 1, refilling at 1/s: within 20 attempts (well under a second each on loopback) one is refused.
+    let (_first, client) = quic.mqtt(server.quic, "first").await;
+    let mut refused = None;
+    for _ in 0..20 {
+        let attempt = quic.endpoint.connect(server.quic, "localhost").unwrap();
+        match tokio::time::timeout(WAIT, attempt).await.unwrap() {
+            Ok(conn) => conn.close(0u32.into(), b""),
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    let err = refused.expect("a connection over the rate is refused");
+    assert!(
+        matches!(&err, quinn::ConnectionError::ConnectionClosed(c) if c.error_code == quinn::TransportErrorCode::CONNECTION_REFUSED),
+        "{err:?}"
+    );
+    assert!(server.stats.refused_rate() >= 1);
+    // A refusal costs the listener no handshake, and connected clients keep working.
+    assert!(!client.is_closed());
+    client
+        .publish("still/here", "x", QoS::AtLeastOnce, false)
+        .await
+        .unwrap();
+}

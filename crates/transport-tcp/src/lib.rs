@@ -39,6 +39,8 @@ pub struct TcpListenerConfig {
     /// New connections accepted per second (token bucket, burst of one second's worth); `None`: no limit.
     /// Connections over the rate are closed at accept, before any handshake.
     pub connection_rate: Option<u32>,
+    /// The listener's name, passed on as [`ConnMeta::listener`] so per-listener policy applies.
+    pub name: Option<Arc<str>>,
 }
 
 impl Default for TcpListenerConfig {
@@ -52,6 +54,7 @@ impl Default for TcpListenerConfig {
             proxy_protocol: false,
             handshake_timeout: Duration::from_secs(10),
             connection_rate: None,
+            name: None,
         }
     }
 }
@@ -87,6 +90,7 @@ impl TcpFrontend {
                     peer: incoming.peer,
                     transport: TransportKind::Tcp,
                     tls_identity: None,
+                    listener: incoming.listener,
                 };
                 broker
                     .serve_stream(incoming.stream, meta, Some(incoming.guard))

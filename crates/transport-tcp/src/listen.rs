@@ -55,6 +55,8 @@ pub struct Incoming {
     pub deadline: Instant,
     /// The listener's counters, for the frontend to record its own handshake failures.
     pub stats: Arc<ListenerStats>,
+    /// The listener's name (`TcpListenerConfig::name`), for `ConnMeta::listener`.
+    pub listener: Option<Arc<str>>,
 }
 
 /// A bound TCP socket that accepts connections for one frontend.
@@ -149,6 +151,7 @@ impl StreamListener {
             let deadline = Instant::now() + self.config.handshake_timeout;
             let proxy = self.config.proxy_protocol;
             let stats = self.stats.clone();
+            let listener = self.config.name.clone();
             let serve = serve.clone();
             let broker = broker.clone();
             tokio::spawn(async move {
@@ -179,6 +182,7 @@ impl StreamListener {
                     guard,
                     deadline,
                     stats,
+                    listener,
                 };
                 serve(incoming, broker).await;
                 drop(permit);

@@ -48,6 +48,7 @@ impl TlsFrontend {
                         guard,
                         deadline,
                         stats,
+                        listener,
                     } = incoming;
                     let mut shutdown = broker.shutdown_signal();
                     let handshake = tokio::select! {
@@ -68,6 +69,7 @@ impl TlsFrontend {
                         peer,
                         transport: TransportKind::Tls,
                         tls_identity,
+                        listener,
                     };
                     broker.serve_stream(tls, meta, Some(guard)).await;
                 }

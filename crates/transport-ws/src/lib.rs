@@ -90,6 +90,7 @@ impl WsFrontend {
                         guard,
                         deadline,
                         stats,
+                        listener,
                     } = incoming;
                     let mut shutdown = broker.shutdown_signal();
                     let handshake = async {
@@ -125,7 +126,10 @@ impl WsFrontend {
                         _ = shutdown.wait() => return,
                     };
                     match done {
-                        Ok(Ok((ws, meta))) => broker.serve_stream(ws, meta, Some(guard)).await,
+                        Ok(Ok((ws, mut meta))) => {
+                            meta.listener = listener;
+                            broker.serve_stream(ws, meta, Some(guard)).await
+                        }
                         Ok(Err(reason)) => stats.handshake_failed(name, peer, &reason),
                         Err(_) => stats.handshake_failed(name, peer, &"WebSocket handshake timed out"),
                     }
@@ -179,6 +183,7 @@ where
         peer: learned.forwarded_for.unwrap_or(peer),
         transport,
         tls_identity,
+        listener: None,
     };
     Ok((Box::new(WsByteStream::new(ws)), meta))
 }

@@ -12,8 +12,9 @@
 //! listener says, so a broker started without configuration can be tried locally; from any other address
 //! only on listeners with `allow_anonymous = true`. Refusals answer 0x87 (3.1.1: 0x05).
 //!
-//! Until connections carry their listener's name, `allow_anonymous` is looked up by transport (TCP, TLS,
-//! WebSocket, QUIC): [`TernPolicy::new`] refuses two listeners of one transport that disagree.
+//! `allow_anonymous` is looked up by the listener's name the connection carries (`ConnMeta::listener`), so
+//! two listeners of one transport may differ. A connection without a name (a frontend started outside the
+//! configuration) gets its transport's setting, anonymous refused when listeners of that transport differ.
 //!
 //! With `[auth.http]`, an external service decides every MQTT CONNECT instead (after the ban list), without
 //! blocking the connection's task (see `crate::http`); SCRAM still uses the password file.
@@ -114,7 +115,9 @@ pub struct AuthStats {
 
 /// The policy: credentials, anonymous access, ACL.
 pub struct TernPolicy {
-    /// Anonymous access from non-loopback addresses, by transport.
+    /// Anonymous access from non-loopback addresses, by listener name.
+    anonymous_by_listener: HashMap<String, bool>,
+    /// Anonymous access for connections without a listener name, by transport (false when they differ).
     anonymous: HashMap<TransportKind, bool>,
     listeners: Vec<ListenerAuth>,
     passwords: Option<Arc<Watched<PasswordFile>>>,
@@ -152,15 +155,16 @@ fn load_acl(p: &Path) -> Result<Acl, String> {
 impl TernPolicy {
     /// Loads every configured file; any error is a start-up error naming the file.
     pub fn new(config: &AuthConfig, listeners: Vec<ListenerAuth>) -> Result<TernPolicy, String> {
-        let mut anonymous = HashMap::new();
+        let mut anonymous: HashMap<TransportKind, bool> = HashMap::new();
+        let mut anonymous_by_listener = HashMap::new();
         for l in &listeners {
-            if let Some(prev) = anonymous.insert(l.transport, l.allow_anonymous)
-                && prev != l.allow_anonymous
+            let entry = anonymous.entry(l.transport).or_insert(l.allow_anonymous);
+            *entry &= l.allow_anonymous;
+            if anonymous_by_listener
+                .insert(l.name.clone(), l.allow_anonymous)
+                .is_some()
             {
-                return Err(format!(
-                    "listeners of one transport ({:?}) must agree on allow_anonymous for now; {} differs",
-                    l.transport, l.name
-                ));
+                return Err(format!("two listeners are named {}", l.name));
             }
         }
         let passwords = match &config.password_file {
@@ -179,6 +183,7 @@ impl TernPolicy {
         let http = config.http.as_ref().map(HttpHook::new).transpose()?.map(Arc::new);
         Ok(TernPolicy {
             anonymous,
+            anonymous_by_listener,
             listeners,
             passwords,
             jwt,
@@ -664,12 +669,16 @@ impl TernPolicy {
             return Err(self.bad_credentials(meta, user, "credentials no configured mechanism can check"));
         }
         let loopback = crate::cidr::canonical(meta.peer.ip()).is_loopback();
-        if loopback || self.anonymous.get(&meta.transport).copied().unwrap_or(false) {
+        let allowed = match meta.listener.as_deref() {
+            Some(name) => self.anonymous_by_listener.get(name).copied(),
+            None => self.anonymous.get(&meta.transport).copied(),
+        };
+        if loopback || allowed.unwrap_or(false) {
             self.counters.anonymous.fetch_add(1, Ordering::Relaxed);
             Ok(Identity::default())
         } else {
             self.counters.anonymous_refused.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(peer = %meta.peer, transport = ?meta.transport,
+            tracing::info!(peer = %meta.peer, transport = ?meta.transport, listener = meta.listener.as_deref().unwrap_or(""),
                 "anonymous client refused (set allow_anonymous = true on the listener to admit it)");
             Err(ReasonCode::NotAuthorized)
         }

@@ -38,6 +38,7 @@ fn meta(peer: &str) -> ConnMeta {
         peer: peer.parse().unwrap(),
         transport: TransportKind::Tcp,
         tls_identity: None,
+        listener: None,
     }
 }
 
@@ -68,6 +69,54 @@ fn mosquitto_entry(password: &str) -> String {
         &mut out,
     );
     format!("$7$101${}${}", STANDARD.encode(salt), STANDARD.encode(out))
+}
+
+#[test]
+fn allow_anonymous_is_per_listener() {
+    let listener = |name: &str, transport, allow_anonymous| ListenerAuth {
+        name: name.into(),
+        transport,
+        allow_anonymous,
+    };
+    let listeners = vec![
+        listener("tcp-open", TransportKind::Tcp, true),
+        listener("tcp-closed", TransportKind::Tcp, false),
+        listener("quic-open", TransportKind::Quic, true),
+    ];
+    let p = TernPolicy::new(&AuthConfig::default(), listeners).unwrap();
+    let from = |name: Option<&str>, transport| ConnMeta {
+        transport,
+        listener: name.map(Arc::from),
+        ..meta("192.0.2.1:4000")
+    };
+    let anon = connect(None, None);
+    assert!(
+        p.authenticate(&from(Some("tcp-open"), TransportKind::Tcp), &anon)
+            .is_ok()
+    );
+    assert!(
+        p.authenticate(&from(Some("quic-open"), TransportKind::Quic), &anon)
+            .is_ok()
+    );
+    let refused = Err(ReasonCode::NotAuthorized);
+    assert_eq!(
+        p.authenticate(&from(Some("tcp-closed"), TransportKind::Tcp), &anon),
+        refused
+    );
+    // Unnamed connections get their transport's setting, closed when its listeners differ.
+    assert_eq!(p.authenticate(&from(None, TransportKind::Tcp), &anon), refused);
+    assert!(p.authenticate(&from(None, TransportKind::Quic), &anon).is_ok());
+    // An unknown name admits no one.
+    assert_eq!(
+        p.authenticate(&from(Some("other"), TransportKind::Quic), &anon),
+        refused
+    );
+    // Names are unique.
+    let twice = vec![
+        listener("a", TransportKind::Tcp, true),
+        listener("a", TransportKind::WebSocket, true),
+    ];
+    assert!(TernPolicy::new(&AuthConfig::default(), twice).is_err());
 }
 
 #[test]

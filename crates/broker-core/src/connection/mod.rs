@@ -53,6 +53,9 @@ pub struct ConnMeta {
     pub transport: TransportKind,
     /// Identity from a verified TLS client certificate, if any.
     pub tls_identity: Option<String>,
+    /// Name of the listener that accepted the connection (as the configuration names it), so settings
+    /// of one listener (`allow_anonymous`) apply to its connections only; `None` for unnamed frontends.
+    pub listener: Option<Arc<str>>,
 }
 
 /// Where the connection is in its life.

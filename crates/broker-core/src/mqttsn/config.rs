@@ -43,6 +43,10 @@ pub struct SnConfig {
     pub max_client_id_len: usize,
     /// Datagrams waiting in the gateway's transmit queue before new ones are dropped (memory bound).
     pub max_transmit_queue: usize,
+    /// CONNECTs accepted per second (token bucket, burst of one second's worth), the listener's
+    /// `connection_rate`; one over the rate gets CONNACK "rejected: congestion" before any other check.
+    /// `None`: no limit.
+    pub connect_rate: Option<u32>,
 }
 
 impl Default for SnConfig {
@@ -63,6 +67,7 @@ impl Default for SnConfig {
             connect_timeout: Duration::from_secs(30),
             max_client_id_len: 128,
             max_transmit_queue: 100_000,
+            connect_rate: None,
         }
     }
 }

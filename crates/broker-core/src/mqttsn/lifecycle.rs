@@ -119,6 +119,13 @@ impl SnGateway {
     }
 
     fn on_connect(&mut self, now: Instant, peer: &SnPeer, connect: Connect) {
+        if let Some(bucket) = &mut self.connect_bucket
+            && !bucket.try_take(now, 1)
+        {
+            self.stats.refused_rate += 1;
+            tracing::debug!(%peer, "CONNECT refused: over the listener's connection_rate");
+            return self.connack(peer, ReturnCode::Congestion);
+        }
         let id = connect.client_id.as_str();
         if id.is_empty() || id.len() > self.config.max_client_id_len {
             tracing::info!(%peer, "CONNECT refused: client id empty or too long");

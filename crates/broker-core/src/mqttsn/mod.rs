@@ -23,6 +23,7 @@ pub use config::SnConfig;
 pub use peer::{FORWARD_RADIUS, MAX_NODE_ID_LEN, SnPeer};
 
 use crate::core::{BrokerCore, DetachKind, Fanout};
+use crate::limits::TokenBucket;
 use crate::message::Message;
 use crate::policy::Identity;
 use crate::session::{Notifier, Outbound, lock};
@@ -58,6 +59,8 @@ pub struct SnStats {
     pub retransmissions: u64,
     /// Clients declared lost (keep alive, sleep duration or Nretry exceeded).
     pub lost: u64,
+    /// CONNECTs refused with "rejected: congestion" for exceeding `connect_rate`.
+    pub refused_rate: u64,
 }
 
 /// The MQTT-SN gateway of one UDP listener. Owned by one task, no lock around it.
@@ -84,6 +87,8 @@ pub struct SnGateway {
     fanout: Fanout,
     pulled: Vec<Outbound>,
     stats: SnStats,
+    /// `connect_rate`'s bucket.
+    connect_bucket: Option<TokenBucket>,
     shut_down: bool,
 }
 
@@ -104,6 +109,9 @@ impl SnGateway {
             (Some(i), Some(_)) if !i.is_zero() => Some(now),
             _ => None,
         };
+        let connect_bucket = config
+            .connect_rate
+            .map(|r| TokenBucket::new(u64::from(r), u64::from(r)));
         SnGateway {
             naming: Naming::new(&config),
             identity: Identity {
@@ -124,6 +132,7 @@ impl SnGateway {
             fanout: Fanout::default(),
             pulled: Vec::new(),
             stats: SnStats::default(),
+            connect_bucket,
             shut_down: false,
         }
     }

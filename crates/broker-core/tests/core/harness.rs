@@ -62,6 +62,7 @@ impl World {
             peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
             transport: TransportKind::Tcp,
             tls_identity: None,
+            listener: None,
         };
         let notifier = Arc::new(move || {
             n.fetch_add(1, Ordering::SeqCst);

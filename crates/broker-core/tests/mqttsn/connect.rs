@@ -364,3 +364,26 @@ fn max_clients_refuses_with_congestion() {
     // The existing client may reconnect.
     net.connect(addr(1), "a", true, 60);
 }
+
+#[test]
+fn connection_rate_refuses_connects_over_it_with_congestion() {
+    let mut net = Net::new(SnConfig {
+        connect_rate: Some(2),
+        ..config()
+    });
+    net.connect(addr(1), "a", true, 60);
+    net.connect(addr(2), "b", true, 60);
+    // The bucket (2/s, burst 2) is empty at the same instant: the third is refused before any other check.
+    net.send(addr(3), connect_msg("c", true, false, 60));
+    assert!(matches!(
+        net.one(addr(3)),
+        Message::ConnAck {
+            return_code: ReturnCode::Congestion
+        }
+    ));
+    assert_eq!(net.gw.stats().refused_rate, 1);
+    assert_eq!(net.gw.stats().clients, 2);
+    // Half a second refills one token.
+    net.at(0.5);
+    net.connect(addr(3), "c", true, 60);
+}

@@ -43,6 +43,7 @@ fn mqtt_connection_publish_reaches_a_sensor() {
         peer: addr(2),
         transport: TransportKind::Tcp,
         tls_identity: None,
+        listener: None,
     };
     let mut conn = MqttConnection::new(
         net.core.clone(),

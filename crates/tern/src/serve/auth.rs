@@ -23,7 +23,7 @@ pub fn policy(config: &Config) -> Result<Arc<TernPolicy>> {
                 ListenerKind::Mqttsn => return None,
             };
             Some(ListenerAuth {
-                name: format!("{:?}:{}", l.kind, l.bind).to_lowercase(),
+                name: l.name(),
                 transport,
                 allow_anonymous: l.allow_anonymous.unwrap_or(false),
             })

@@ -48,6 +48,7 @@ pub fn spawn_all(config: &Config, broker: &Broker) -> Result<TlsHandles> {
             tcp.max_connections = max;
         }
         tcp.connection_rate = l.connection_rate.filter(|&r| r > 0);
+        tcp.name = Some(l.name().into());
         tcp.proxy_protocol = l.proxy_protocol.unwrap_or(false);
         if let Some(s) = l.handshake_timeout {
             tcp.handshake_timeout = Duration::from_secs(s);
@@ -78,7 +79,8 @@ pub fn spawn_all(config: &Config, broker: &Broker) -> Result<TlsHandles> {
                 addr
             }
             ListenerKind::Mqttsn => {
-                let sn = l.mqttsn.clone().unwrap_or_default().to_listener(l.bind);
+                let mut sn = l.mqttsn.clone().unwrap_or_default().to_listener(l.bind);
+                sn.gateway.connect_rate = l.connection_rate.filter(|&r| r > 0);
                 let f = tern_transport_mqttsn::SnFrontend::bind(sn)
                     .with_context(|| format!("listener {} (mqttsn)", l.bind))?;
                 let addr = f.local_addr()?;
@@ -151,6 +153,8 @@ fn quic_config(l: &ListenerConfig, config: &Config) -> QuicListenerConfig {
     if let Some(z) = l.zero_rtt {
         q.zero_rtt = z;
     }
+    q.connection_rate = l.connection_rate.filter(|&r| r > 0);
+    q.name = Some(l.name().into());
     q
 }
 
