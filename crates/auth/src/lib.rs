@@ -17,5 +17,5 @@ pub mod scram;
 pub mod sn;
 
 pub use http::{HttpConfig, HttpStats};
-pub use policy::{AuthConfig, AuthStats, ListenerAuth, TernPolicy};
+pub use policy::{Anonymous, AuthConfig, AuthStats, ListenerAuth, TernPolicy};
 pub use reload::{Reload, Watched};

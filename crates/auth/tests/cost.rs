@@ -68,7 +68,7 @@ fn connect_storm_does_not_stall_other_tasks() {
     let listeners = vec![ListenerAuth {
         name: "tcp".into(),
         transport: TransportKind::Tcp,
-        allow_anonymous: false,
+        allow_anonymous: tern_auth::Anonymous::Loopback,
     }];
     let policy = Arc::new(TernPolicy::new(&cfg, listeners).unwrap());
     let meta = ConnMeta {

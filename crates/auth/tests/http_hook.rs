@@ -90,7 +90,7 @@ async fn broker(service_url: String, timeout_ms: u64) -> Setup {
     let listeners = vec![ListenerAuth {
         name: "tcp:test".into(),
         transport: TransportKind::Tcp,
-        allow_anonymous: false,
+        allow_anonymous: tern_auth::Anonymous::Loopback,
     }];
     let policy = Arc::new(TernPolicy::new(&config, listeners).unwrap());
     let broker = Broker::start_with_hooks(

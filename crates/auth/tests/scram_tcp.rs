@@ -56,7 +56,7 @@ async fn start(tag: &str) -> Setup {
             vec![ListenerAuth {
                 name: "tcp".into(),
                 transport: TransportKind::Tcp,
-                allow_anonymous: false,
+                allow_anonymous: tern_auth::Anonymous::Loopback,
             }],
         )
         .unwrap(),

@@ -197,8 +197,38 @@ pub struct ListenerConfig {
     pub zero_rtt: Option<bool>,
     /// mqttsn: the gateway's settings (`[listener.mqttsn]`).
     pub mqttsn: Option<MqttSnListenerConfig>,
-    /// Admit anonymous clients from any address (default false: from loopback addresses only).
-    pub allow_anonymous: Option<bool>,
+    /// Which anonymous clients to admit: `true` (from anywhere), `false` (nobody) or `"loopback"` (the
+    /// default: from loopback addresses only).
+    pub allow_anonymous: Option<AllowAnonymous>,
+}
+
+/// `listener.allow_anonymous`: a boolean, or `"loopback"` for the default made explicit.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum AllowAnonymous {
+    /// `true`: from anywhere; `false`: from nowhere.
+    Bool(bool),
+    /// `"loopback"`.
+    Word(AnonymousWord),
+}
+
+/// The word form of `allow_anonymous`.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnonymousWord {
+    /// From loopback addresses only.
+    Loopback,
+}
+
+impl AllowAnonymous {
+    /// The policy's setting; unset is loopback only.
+    pub fn resolve(setting: Option<AllowAnonymous>) -> tern_auth::Anonymous {
+        match setting {
+            Some(AllowAnonymous::Bool(true)) => tern_auth::Anonymous::Allow,
+            Some(AllowAnonymous::Bool(false)) => tern_auth::Anonymous::Deny,
+            Some(AllowAnonymous::Word(AnonymousWord::Loopback)) | None => tern_auth::Anonymous::Loopback,
+        }
+    }
 }
 
 /// `listener.type`
@@ -417,6 +447,29 @@ mod tests {
         assert!(Config::parse(&format!("{base}[limits]\nmaximum_qos = 3\n"), "t").is_err());
         assert!(Config::parse(&format!("{base}[limits]\nmax_inflight = 0\n"), "t").is_err());
         assert!(Config::parse("[log]\nlevel = \"info\"\n", "t").is_err());
+    }
+
+    #[test]
+    fn allow_anonymous_is_a_boolean_or_loopback() {
+        let tcp = "[[listener]]\ntype = \"tcp\"\nbind = \"127.0.0.1:0\"\n";
+        let setting = |line: &str| {
+            let c = Config::parse(&format!("{tcp}{line}"), "t")?;
+            Ok::<_, anyhow::Error>(AllowAnonymous::resolve(c.listeners[0].allow_anonymous))
+        };
+        assert_eq!(setting("").unwrap(), tern_auth::Anonymous::Loopback);
+        assert_eq!(
+            setting("allow_anonymous = \"loopback\"\n").unwrap(),
+            tern_auth::Anonymous::Loopback
+        );
+        assert_eq!(
+            setting("allow_anonymous = true\n").unwrap(),
+            tern_auth::Anonymous::Allow
+        );
+        assert_eq!(
+            setting("allow_anonymous = false\n").unwrap(),
+            tern_auth::Anonymous::Deny
+        );
+        assert!(setting("allow_anonymous = \"sometimes\"\n").is_err());
     }
 
     #[test]

@@ -8,9 +8,10 @@ mod support;
 use bytes::Bytes;
 use std::time::Duration;
 use support::{
-    BANNED_ID, CERT_USER, Frontend, PASSWORD, Setup, SnClient, USER, WAIT, connect, files, loopback,
-    non_loopback_ip, options, raw, start, tls,
+    BANNED_ID, CERT_USER, Frontend, PASSWORD, Setup, SnClient, USER, WAIT, connect, files, loopback, options,
+    raw, start, tls,
 };
+use tern_auth::Anonymous;
 use tern_broker::CoreConfig;
 use tern_client::{Client, ConnectProperties, ErrorKind, Packet, ProtocolVersion, QoS, ReasonCode, filter};
 use tern_mqttsn_codec::ReturnCode;
@@ -64,45 +65,35 @@ async fn next_topic(client: &mut Client) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anonymous_clients_are_refused_on_a_listener_without_allow_anonymous() {
-    let Some(ip) = non_loopback_ip() else {
-        // Anonymous clients are admitted from loopback by design; without another local address the
-        // refusal cannot be observed on this machine.
-        eprintln!("SKIPPED: no non-loopback local address to connect from");
-        return;
-    };
-    let server = start(Setup::default()).await;
+    let server = start(Setup {
+        anonymous: Anonymous::Deny,
+        ..Setup::default()
+    })
+    .await;
+    let ip = loopback();
     for f in Frontend::ALL {
         for v in VERSIONS {
+            // `allow_anonymous = false` refuses anonymous clients even from loopback.
             let code = refusal(options(&server, f, ip, v, &id(f, v, "anon"))).await;
             assert_eq!(code, expected(v, ReasonCode::NotAuthorized), "{f:?} {v:?}");
-            // The same client with credentials, and the same client from loopback, are admitted.
+            // The same client with credentials is admitted.
             let opts =
                 options(&server, f, ip, v, &id(f, v, "user")).credentials(USER, Some(Bytes::from(PASSWORD)));
             connect(opts).await.unwrap_or_else(|e| panic!("{f:?} {v:?}: {e}"));
-            connect(options(&server, f, loopback(), v, &id(f, v, "local")))
-                .await
-                .unwrap_or_else(|e| panic!("{f:?} {v:?}: {e}"));
         }
     }
     assert_eq!(server.policy.stats().anonymous_refused, 10);
-    // MQTT-SN admission ([auth.mqttsn] networks, loopback only by default) refuses the sensor too.
-    let sensor = SnClient::new(&server, ip).await;
-    assert_eq!(sensor.connect("sensor-far").await, ReturnCode::NotSupported);
-    let sensor = SnClient::new(&server, loopback()).await;
-    assert_eq!(sensor.connect("sensor-near").await, ReturnCode::Accepted);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allow_anonymous_is_decided_per_listener_on_every_transport() {
-    let Some(ip) = non_loopback_ip() else {
-        eprintln!("SKIPPED: no non-loopback local address to connect from");
-        return;
-    };
     let server = start(Setup {
+        anonymous: Anonymous::Deny,
         open_twins: true,
         ..Setup::default()
     })
     .await;
+    let ip = loopback();
     for f in Frontend::ALL {
         let v = ProtocolVersion::V5;
         // Two listeners of one transport on one broker: only the one with allow_anonymous admits.
@@ -233,9 +224,13 @@ async fn a_banned_client_is_refused_with_0x8a() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_certificate_identity_is_the_user_name_on_tls_wss_and_quic() {
-    let server = start(Setup::default()).await;
-    // From a non-loopback address when there is one, so the certificate alone is what admits the client.
-    let host = non_loopback_ip().unwrap_or_else(loopback);
+    let server = start(Setup {
+        anonymous: Anonymous::Deny,
+        ..Setup::default()
+    })
+    .await;
+    // The listener refuses anonymous clients, so the certificate alone is what admits the client.
+    let host = loopback();
     for f in Frontend::ALL.into_iter().filter(|f| f.is_tls()) {
         let v = ProtocolVersion::V5;
         let opts = options(&server, f, host, v, &id(f, v, "cert")).tls(tls(Some(&files().device)));
@@ -252,11 +247,13 @@ async fn a_client_certificate_identity_is_the_user_name_on_tls_wss_and_quic() {
             .await
             .unwrap();
         assert_eq!(out.reason_code, ReasonCode::NotAuthorized, "{f:?}");
-        // Without the certificate the same topic is closed.
-        let (anon, _) = connect(options(&server, f, loopback(), v, &id(f, v, "nocert")))
-            .await
-            .unwrap();
-        let out = anon
+        // Without the certificate the client is anonymous and refused; another user may not use the topic.
+        let code = refusal(options(&server, f, loopback(), v, &id(f, v, "nocert"))).await;
+        assert_eq!(code, ReasonCode::NotAuthorized, "{f:?}");
+        let other = options(&server, f, loopback(), v, &id(f, v, "other"))
+            .credentials(USER, Some(Bytes::from(PASSWORD)));
+        let (other, _) = connect(other).await.unwrap_or_else(|e| panic!("{f:?}: {e}"));
+        let out = other
             .publish(own.as_str(), "x", QoS::AtLeastOnce, false)
             .await
             .unwrap();

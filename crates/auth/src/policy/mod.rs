@@ -8,13 +8,14 @@
 //! 4. otherwise the client is anonymous. Credentials that no configured mechanism can check are refused
 //!    (0x86), never downgraded to anonymous; with no mechanism configured they are ignored.
 //!
-//! Anonymous clients are admitted when their address is loopback (`127.0.0.0/8`, `::1`), whatever the
-//! listener says, so a broker started without configuration can be tried locally; from any other address
-//! only on listeners with `allow_anonymous = true`. Refusals answer 0x87 (3.1.1: 0x05).
+//! Anonymous clients are admitted per listener ([`Anonymous`]): by default from loopback addresses
+//! (`127.0.0.0/8`, `::1`) only, so a broker started without configuration can be tried locally;
+//! `allow_anonymous = true` admits them from anywhere, `false` from nowhere (a listener behind a reverse proxy
+//! on the same host, where every client looks local). Refusals answer 0x87 (3.1.1: 0x05).
 //!
 //! `allow_anonymous` is looked up by the listener's name the connection carries (`ConnMeta::listener`), so
 //! two listeners of one transport may differ. A connection without a name (a frontend started outside the
-//! configuration) gets its transport's setting, anonymous refused when listeners of that transport differ.
+//! configuration) gets the strictest setting of its transport's listeners.
 //!
 //! With `[auth.http]`, an external service decides every MQTT CONNECT instead (after the ban list), without
 //! blocking the connection's task (see `crate::http`); SCRAM still uses the password file.
@@ -75,8 +76,42 @@ pub struct ListenerAuth {
     pub name: String,
     /// Its transport.
     pub transport: TransportKind,
-    /// Whether anonymous clients from non-loopback addresses are admitted.
-    pub allow_anonymous: bool,
+    /// Which anonymous clients it admits.
+    pub allow_anonymous: Anonymous,
+}
+
+/// Which anonymous clients (no user name, password or client certificate) a listener admits. Ordered from
+/// the most restrictive, so listeners of one transport combine to the strictest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Anonymous {
+    /// Nobody, loopback included: behind a reverse proxy on the same host every client looks local.
+    Deny,
+    /// From loopback addresses (127.0.0.0/8, ::1) only: the default, so a broker started without
+    /// configuration can be tried locally and is closed to everyone else.
+    #[default]
+    Loopback,
+    /// From any address.
+    Allow,
+}
+
+impl Anonymous {
+    /// Whether an anonymous client from an address that is (or is not) loopback is admitted.
+    pub fn admits(self, loopback: bool) -> bool {
+        match self {
+            Anonymous::Deny => false,
+            Anonymous::Loopback => loopback,
+            Anonymous::Allow => true,
+        }
+    }
+
+    /// For the start-up `security:` line.
+    fn describe(self) -> &'static str {
+        match self {
+            Anonymous::Deny => "nobody",
+            Anonymous::Loopback => "loopback only",
+            Anonymous::Allow => "anyone",
+        }
+    }
 }
 
 /// Counters of the policy's decisions.
@@ -116,9 +151,9 @@ pub struct AuthStats {
 /// The policy: credentials, anonymous access, ACL.
 pub struct TernPolicy {
     /// Anonymous access from non-loopback addresses, by listener name.
-    anonymous_by_listener: HashMap<String, bool>,
+    anonymous_by_listener: HashMap<String, Anonymous>,
     /// Anonymous access for connections without a listener name, by transport (false when they differ).
-    anonymous: HashMap<TransportKind, bool>,
+    anonymous: HashMap<TransportKind, Anonymous>,
     listeners: Vec<ListenerAuth>,
     passwords: Option<Arc<Watched<PasswordFile>>>,
     jwt: Option<JwtVerifier>,
@@ -155,11 +190,11 @@ fn load_acl(p: &Path) -> Result<Acl, String> {
 impl TernPolicy {
     /// Loads every configured file; any error is a start-up error naming the file.
     pub fn new(config: &AuthConfig, listeners: Vec<ListenerAuth>) -> Result<TernPolicy, String> {
-        let mut anonymous: HashMap<TransportKind, bool> = HashMap::new();
+        let mut anonymous: HashMap<TransportKind, Anonymous> = HashMap::new();
         let mut anonymous_by_listener = HashMap::new();
         for l in &listeners {
             let entry = anonymous.entry(l.transport).or_insert(l.allow_anonymous);
-            *entry &= l.allow_anonymous;
+            *entry = (*entry).min(l.allow_anonymous);
             if anonymous_by_listener
                 .insert(l.name.clone(), l.allow_anonymous)
                 .is_some()
@@ -250,14 +285,7 @@ impl TernPolicy {
             None => self
                 .listeners
                 .iter()
-                .map(|l| {
-                    let who = if l.allow_anonymous {
-                        "anyone"
-                    } else {
-                        "loopback only"
-                    };
-                    format!("{}: anonymous from {who}", l.name)
-                })
+                .map(|l| format!("{}: anonymous from {}", l.name, l.allow_anonymous.describe()))
                 .collect(),
         };
         let mut creds = Vec::new();
@@ -376,11 +404,14 @@ impl TernPolicy {
 
     /// The JSON body of a CONNECT question to the HTTP service.
     fn connect_request(&self, meta: &ConnMeta, connect: &Connect) -> serde_json::Value {
-        let listener = self
-            .listeners
-            .iter()
-            .find(|l| l.transport == meta.transport)
-            .map(|l| l.name.as_str());
+        // The connection's own listener; a frontend started outside the configuration has no name, and then
+        // the first listener of its transport is named.
+        let listener = meta.listener.as_deref().or_else(|| {
+            self.listeners
+                .iter()
+                .find(|l| l.transport == meta.transport)
+                .map(|l| l.name.as_str())
+        });
         let password = connect.password.as_deref();
         let protocol = match connect.protocol {
             ProtocolVersion::V3_1 => "mqtt3.1",
@@ -673,7 +704,7 @@ impl TernPolicy {
             Some(name) => self.anonymous_by_listener.get(name).copied(),
             None => self.anonymous.get(&meta.transport).copied(),
         };
-        if loopback || allowed.unwrap_or(false) {
+        if allowed.unwrap_or_default().admits(loopback) {
             self.counters.anonymous.fetch_add(1, Ordering::Relaxed);
             Ok(Identity::default())
         } else {

@@ -49,7 +49,7 @@ fn connect(user: Option<&str>, password: Option<&str>) -> Connect {
     c
 }
 
-fn tcp(allow_anonymous: bool) -> Vec<ListenerAuth> {
+fn tcp(allow_anonymous: Anonymous) -> Vec<ListenerAuth> {
     vec![ListenerAuth {
         name: "tcp:0.0.0.0:1883".into(),
         transport: TransportKind::Tcp,
@@ -79,9 +79,10 @@ fn allow_anonymous_is_per_listener() {
         allow_anonymous,
     };
     let listeners = vec![
-        listener("tcp-open", TransportKind::Tcp, true),
-        listener("tcp-closed", TransportKind::Tcp, false),
-        listener("quic-open", TransportKind::Quic, true),
+        listener("tcp-open", TransportKind::Tcp, Anonymous::Allow),
+        listener("tcp-closed", TransportKind::Tcp, Anonymous::Loopback),
+        listener("quic-open", TransportKind::Quic, Anonymous::Allow),
+        listener("ws-deny", TransportKind::WebSocket, Anonymous::Deny),
     ];
     let p = TernPolicy::new(&AuthConfig::default(), listeners).unwrap();
     let from = |name: Option<&str>, transport| ConnMeta {
@@ -106,6 +107,20 @@ fn allow_anonymous_is_per_listener() {
     // Unnamed connections get their transport's setting, closed when its listeners differ.
     assert_eq!(p.authenticate(&from(None, TransportKind::Tcp), &anon), refused);
     assert!(p.authenticate(&from(None, TransportKind::Quic), &anon).is_ok());
+    // `false` refuses anonymous clients from loopback too; the default admits them from there only.
+    let local = |name: &str, transport| ConnMeta {
+        transport,
+        listener: Some(Arc::from(name)),
+        ..meta("127.0.0.1:4000")
+    };
+    assert_eq!(
+        p.authenticate(&local("ws-deny", TransportKind::WebSocket), &anon),
+        refused
+    );
+    assert!(
+        p.authenticate(&local("tcp-closed", TransportKind::Tcp), &anon)
+            .is_ok()
+    );
     // An unknown name admits no one.
     assert_eq!(
         p.authenticate(&from(Some("other"), TransportKind::Quic), &anon),
@@ -113,15 +128,15 @@ fn allow_anonymous_is_per_listener() {
     );
     // Names are unique.
     let twice = vec![
-        listener("a", TransportKind::Tcp, true),
-        listener("a", TransportKind::WebSocket, true),
+        listener("a", TransportKind::Tcp, Anonymous::Allow),
+        listener("a", TransportKind::WebSocket, Anonymous::Allow),
     ];
     assert!(TernPolicy::new(&AuthConfig::default(), twice).is_err());
 }
 
 #[test]
 fn anonymous_is_loopback_only_by_default() {
-    let p = TernPolicy::new(&AuthConfig::default(), tcp(false)).unwrap();
+    let p = TernPolicy::new(&AuthConfig::default(), tcp(Anonymous::Loopback)).unwrap();
     assert!(
         p.authenticate(&meta("127.0.0.1:4000"), &connect(None, None))
             .is_ok()
@@ -136,7 +151,7 @@ fn anonymous_is_loopback_only_by_default() {
         .authenticate(&meta("127.0.0.1:4000"), &connect(Some("bob"), None))
         .unwrap();
     assert_eq!(id.username, None);
-    let open = TernPolicy::new(&AuthConfig::default(), tcp(true)).unwrap();
+    let open = TernPolicy::new(&AuthConfig::default(), tcp(Anonymous::Allow)).unwrap();
     assert!(
         open.authenticate(&meta("192.0.2.1:4000"), &connect(None, None))
             .is_ok()
@@ -153,8 +168,8 @@ fn anonymous_is_loopback_only_by_default() {
 
 #[test]
 fn conflicting_listeners_are_refused() {
-    let mut l = tcp(true);
-    l.extend(tcp(false));
+    let mut l = tcp(Anonymous::Allow);
+    l.extend(tcp(Anonymous::Loopback));
     assert!(TernPolicy::new(&AuthConfig::default(), l).is_err());
 }
 
@@ -170,7 +185,7 @@ fn password_file_both_formats_and_reload() {
         password_file: Some(path.clone()),
         ..AuthConfig::default()
     };
-    let p = TernPolicy::new(&cfg, tcp(false)).unwrap();
+    let p = TernPolicy::new(&cfg, tcp(Anonymous::Loopback)).unwrap();
     let remote = meta("192.0.2.9:1");
     let id = p
         .authenticate(&remote, &connect(Some("alice"), Some("alice-pw")))
@@ -206,7 +221,7 @@ fn password_file_both_formats_and_reload() {
 
 #[test]
 fn tls_identity_is_the_user_name() {
-    let p = TernPolicy::new(&AuthConfig::default(), tcp(false)).unwrap();
+    let p = TernPolicy::new(&AuthConfig::default(), tcp(Anonymous::Loopback)).unwrap();
     let mut m = meta("192.0.2.1:1");
     m.tls_identity = Some("device-7".into());
     let id = p.authenticate(&m, &connect(None, None)).unwrap();
@@ -224,7 +239,7 @@ fn jwt_identity_and_claims_in_acl() {
         dir.file("secret", secret)
     ))
     .unwrap();
-    let p = TernPolicy::new(&cfg, tcp(false)).unwrap();
+    let p = TernPolicy::new(&cfg, tcp(Anonymous::Loopback)).unwrap();
     let exp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -262,7 +277,7 @@ fn acl_reload_and_sn() {
         "acl_file = {path:?}\n[mqttsn]\nnetworks = [\"10.0.0.0/8\"]\nclient_ids = [\"sn-*\"]\n"
     ))
     .unwrap();
-    let p = TernPolicy::new(&cfg, tcp(false)).unwrap();
+    let p = TernPolicy::new(&cfg, tcp(Anonymous::Loopback)).unwrap();
     let id = p
         .authenticate_sn("sn-1", "10.1.1.1:5000".parse().unwrap())
         .unwrap();
@@ -300,7 +315,7 @@ fn password_check_inside_a_multi_thread_runtime() {
         password_file: Some(dir.file("passwd", &format!("u:{}\n", argon.as_str()))),
         ..AuthConfig::default()
     };
-    let p = Arc::new(TernPolicy::new(&cfg, tcp(false)).unwrap());
+    let p = Arc::new(TernPolicy::new(&cfg, tcp(Anonymous::Loopback)).unwrap());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()
@@ -333,7 +348,7 @@ fn ban_list_refuses_and_reloads() {
         ban_file: Some(path.clone()),
         ..AuthConfig::default()
     };
-    let p = TernPolicy::new(&config, tcp(true)).unwrap();
+    let p = TernPolicy::new(&config, tcp(Anonymous::Allow)).unwrap();
     let local = meta("127.0.0.1:5000");
     assert_eq!(
         p.authenticate(&local, &connect(None, None)),

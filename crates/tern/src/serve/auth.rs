@@ -25,7 +25,7 @@ pub fn policy(config: &Config) -> Result<Arc<TernPolicy>> {
             Some(ListenerAuth {
                 name: l.name(),
                 transport,
-                allow_anonymous: l.allow_anonymous.unwrap_or(false),
+                allow_anonymous: crate::config::AllowAnonymous::resolve(l.allow_anonymous),
             })
         })
         .collect();

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tern_auth::password::{HashCost, PasswordFile, StoredHash};
-use tern_auth::{AuthConfig, ListenerAuth, TernPolicy};
+use tern_auth::{Anonymous, AuthConfig, ListenerAuth, TernPolicy};
 use tern_broker::{Broker, CoreConfig, DriverConfig};
 use tern_broker_core::{BrokerCore, Hooks, TransportKind};
 use tern_client::{Client, ClientError, ConnAck, ConnectOptions, ProtocolVersion, RawConnection, TlsOptions};
@@ -82,24 +82,6 @@ pub struct Files {
     pub auth: AuthConfig,
 }
 
-/// A local address that is not loopback (anonymous clients are admitted from loopback whatever the
-/// listener says, so refusing them can only be shown from another address), if the machine has one.
-pub fn non_loopback_ip() -> Option<IpAddr> {
-    // A UDP "connect" sends nothing; it only asks the kernel which source address a route would use.
-    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
-    for probe in ["192.0.2.1:9", "10.255.255.1:9", "8.8.8.8:53"] {
-        if s.connect(probe).is_ok()
-            && let Ok(local) = s.local_addr()
-            && !local.ip().is_loopback()
-            && !local.ip().is_unspecified()
-            && std::net::TcpListener::bind((local.ip(), 0)).is_ok()
-        {
-            return Some(local.ip());
-        }
-    }
-    None
-}
-
 fn issue(
     issuer: &CertifiedIssuer<'static, KeyPair>,
     dir: &Path,
@@ -131,13 +113,10 @@ pub fn files() -> &'static Files {
         let ca = CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap();
         let ca_path = dir.join("ca.pem");
         std::fs::write(&ca_path, ca.pem()).unwrap();
-        let mut sans = vec![
+        let sans = vec![
             SanType::DnsName("localhost".try_into().unwrap()),
             SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         ];
-        if let Some(ip) = non_loopback_ip() {
-            sans.push(SanType::IpAddress(ip));
-        }
         let (server_cert, server_key) = issue(&ca, &dir, "server", sans);
         let device = issue(&ca, &dir, CERT_USER, Vec::new());
         let banned_device = issue(&ca, &dir, BANNED_CERT_USER, Vec::new());
@@ -196,7 +175,9 @@ pub struct Setup {
     pub connection_rate: Option<u32>,
     /// Every listener's handshake deadline (TLS, WebSocket, QUIC's first stream).
     pub handshake_timeout: Duration,
-    /// Also bind a second listener of every frontend, with `allow_anonymous = true` (the first has false).
+    /// Which anonymous clients the listeners admit (default: from loopback, as `tern serve` does).
+    pub anonymous: Anonymous,
+    /// Also bind a second listener of every frontend, with `allow_anonymous = true`.
     pub open_twins: bool,
 }
 
@@ -206,13 +187,15 @@ impl Default for Setup {
             core: CoreConfig::default(),
             connection_rate: None,
             handshake_timeout: Duration::from_secs(10),
+            anonymous: Anonymous::Loopback,
             open_twins: false,
         }
     }
 }
 
-/// A running broker with all six listeners bound to 0.0.0.0 on port 0 (so a non-loopback address reaches
-/// them too), named `<frontend>` (anonymous refused) and, with [`Setup::open_twins`], `<frontend>-open`.
+/// A running broker with all six listeners bound to 127.0.0.1 on port 0, named `<frontend>` (anonymous
+/// clients as [`Setup::anonymous`] says) and, with [`Setup::open_twins`], `<frontend>-open` (anonymous
+/// admitted).
 pub struct Server {
     pub broker: Broker,
     pub policy: Arc<TernPolicy>,
@@ -284,7 +267,7 @@ pub async fn start(setup: Setup) -> Server {
             variants.iter().map(|&open| ListenerAuth {
                 name: listener_name(*f, open),
                 transport: f.transport(),
-                allow_anonymous: open,
+                allow_anonymous: if open { Anonymous::Allow } else { setup.anonymous },
             })
         })
         .collect();
@@ -303,7 +286,7 @@ pub async fn start(setup: Setup) -> Server {
         data_dir: files.dir.clone(),
     })
     .unwrap();
-    let any: SocketAddr = "0.0.0.0:0".parse().unwrap();
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let mut ports = Vec::new();
     let mut stream_stats = Vec::new();
     let mut quic_stats = None;
