@@ -3,15 +3,17 @@
 //! full subscriber queue is paused), the session's notifier and the connection's timer; everything MQTT
 //! happens in the core.
 
-use crate::handle::ShutdownSignal;
+use crate::handle::ConnectionGuard;
+use crate::wakeup::Wakeup;
 use bytes::BytesMut;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tern_broker_core::{BrokerCore, ConnMeta, MqttConnection, Notifier};
+use tern_broker_core::{ConnMeta, MqttConnection, Notifier};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::Notify;
-use tokio::time::Instant;
-use tracing::{Instrument, debug, info_span, warn};
+use tokio::time::{Instant, Sleep};
+use tracing::{debug, warn};
 
 /// Tuning of the connection driver, shared by every frontend.
 #[derive(Debug, Clone)]
@@ -41,6 +43,10 @@ impl Default for DriverConfig {
     }
 }
 
+/// Bytes an idle connection reads into the driver's own inline buffer: enough for a PINGREQ or a small
+/// publish, so a connection that waits for its next packet holds no heap read buffer at all.
+const IDLE_READ: usize = 64;
+
 /// Why the driver loop ended, for the closing log line.
 #[derive(Debug)]
 enum End {
@@ -51,123 +57,180 @@ enum End {
     ClosedByBroker,
 }
 
-/// Runs one connection to its end.
-pub(crate) async fn drive<S>(
-    core: Arc<BrokerCore>,
-    io: S,
-    meta: ConnMeta,
-    cfg: &DriverConfig,
-    shutdown: ShutdownSignal,
-) where
+/// Runs one connection to its end; `guard` keeps it counted as live until then.
+///
+/// Written so the task's future stays small (it is most of what an idle connection costs): the connection
+/// is built before the future, which then holds it, the stream and the guard once each (an `async fn`
+/// would also keep its arguments' first copies); one timer serves the protocol deadline and the write
+/// timeout; the stream is not split; the read buffers live on the heap only while bytes arrive.
+pub(crate) fn drive<S>(io: S, meta: ConnMeta, guard: ConnectionGuard) -> impl Future<Output = ()> + use<S>
+where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let span = info_span!("conn", peer = %meta.peer, transport = ?meta.transport);
-    drive_inner(core, io, meta, cfg, shutdown).instrument(span).await;
-}
-
-async fn drive_inner<S>(
-    core: Arc<BrokerCore>,
-    io: S,
-    meta: ConnMeta,
-    cfg: &DriverConfig,
-    _shutdown: ShutdownSignal,
-) where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let wake = Arc::new(Notify::new());
+    let wake = Arc::new(Wakeup::default());
     let notifier: Notifier = {
         let wake = wake.clone();
-        Arc::new(move || wake.notify_one())
+        Arc::new(move || wake.wake())
     };
+    let core = guard.broker().core().clone();
     let mut conn = MqttConnection::new(core, meta, notifier, Instant::now().into_std());
-    let (mut rd, mut wr) = tokio::io::split(io);
+    let mut io = io;
+    async move {
+        let cfg = guard.broker().driver_config();
+        let end = run(&mut conn, &mut io, &wake, cfg).await;
+        close(&mut conn, &mut io, cfg, end).await;
+        // The connection stops counting as live only now, after its last write.
+        drop(conn);
+        drop(guard);
+    }
+}
+
+/// The connection's life until it ends: write what the core has, then wait for bytes, a wake-up or the
+/// deadline.
+async fn run<S>(conn: &mut MqttConnection, io: &mut S, wake: &Wakeup, cfg: &DriverConfig) -> End
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    // Reused for every deadline: the connection's (keep alive, CONNECT, pause) and a write's timeout.
+    let timer = tokio::time::sleep_until(Instant::now());
+    tokio::pin!(timer);
     let mut rbuf = BytesMut::new();
-    let mut wbuf = BytesMut::new();
     // The read reservation adapts: it doubles while reads fill it and halves while they use little of it,
-    // so a flood is read in large gulps and an idle connection holds only `read_buffer_min` bytes.
+    // so a flood is read in large gulps and an idle connection reads into `small` only.
     let mut chunk = cfg.read_buffer_min;
     // The last `handle_read` paused the connection and may have left whole packets in `rbuf`: they are
     // handled as soon as it wants to read again, before the socket is read.
     let mut parked = false;
-
-    let end = loop {
+    loop {
+        // Per iteration, so neither this nor `small` takes room in the future while the other is in use.
+        let mut wbuf = BytesMut::new();
         conn.poll_transmit(Instant::now().into_std(), &mut wbuf);
         if !wbuf.is_empty() {
-            // Flush too: TLS and WebSocket writers buffer until flushed.
-            let write = async {
-                wr.write_all(&wbuf).await?;
-                wr.flush().await
-            };
-            match tokio::time::timeout(cfg.write_timeout, write).await {
-                Ok(Ok(())) => wbuf.clear(),
-                Ok(Err(e)) => break End::WriteError(e),
-                Err(_) => break End::WriteTimeout,
+            timer.as_mut().reset(Instant::now() + cfg.write_timeout);
+            match write_within(io, &wbuf, timer.as_mut()).await {
+                Some(Ok(())) => {}
+                Some(Err(e)) => return End::WriteError(e),
+                None => return End::WriteTimeout,
             }
-            // Let a burst's buffer go once written: a connection between bursts (or a fan-out subscriber
-            // among thousands) should not hold one. One allocation per write call is cheap by comparison.
-            if wbuf.capacity() > 1024 {
-                wbuf = BytesMut::new();
-            }
+            // The buffer goes once written: a connection between bursts (or a fan-out subscriber among
+            // thousands) should hold none. One allocation per write call is cheap by comparison.
         }
+        drop(wbuf);
         if conn.is_closed() {
-            break End::ClosedByBroker;
+            return End::ClosedByBroker;
         }
-        if parked && conn.wants_read(Instant::now().into_std()) {
-            let now = Instant::now().into_std();
+        let now = Instant::now().into_std();
+        if parked && conn.wants_read(now) {
             conn.handle_read(now, &mut rbuf);
             parked = !conn.wants_read(now);
             continue;
         }
         let deadline = conn.poll_timeout().map(Instant::from_std);
+        if let Some(at) = deadline {
+            timer.as_mut().reset(at);
+        }
         // Back-pressure: a paused publisher is not read; the drain notifier or the pause's deadline wakes us.
-        let reading = conn.wants_read(Instant::now().into_std());
-        if rbuf.capacity() - rbuf.len() < chunk / 2 {
+        let reading = conn.wants_read(now);
+        // Idle (nothing buffered, reads small): read into `small`; busy: straight into the heap buffer.
+        let idle = rbuf.is_empty() && chunk <= cfg.read_buffer_min;
+        if !idle && rbuf.capacity() - rbuf.len() < chunk / 2 {
             rbuf.reserve(chunk);
         }
-        let room = rbuf.capacity() - rbuf.len();
+        let room = if idle {
+            IDLE_READ
+        } else {
+            rbuf.capacity() - rbuf.len()
+        };
+        // Where an idle connection's reads land; copied to `rbuf` only when bytes came.
+        let mut small = [0u8; IDLE_READ];
         tokio::select! {
-            read = rd.read_buf(&mut rbuf), if reading => match read {
-                Ok(0) => break End::PeerClosed,
+            read = read_into(io, idle, &mut small, &mut rbuf), if reading => match read {
+                Ok(0) => return End::PeerClosed,
                 Ok(n) => {
                     chunk = next_chunk(chunk, n, room, cfg);
                     let now = Instant::now().into_std();
                     conn.handle_read(now, &mut rbuf);
                     parked = !conn.wants_read(now);
                 }
-                Err(e) => break End::ReadError(e),
+                Err(e) => return End::ReadError(e),
             },
-            _ = wake.notified() => {}
-            _ = sleep_until_opt(deadline) => conn.handle_timeout(Instant::now().into_std()),
+            _ = std::future::poll_fn(|cx| wake.poll_woken(cx)) => {}
+            _ = timer.as_mut(), if deadline.is_some() => conn.handle_timeout(Instant::now().into_std()),
         }
-        // Idle connections hold no read buffer: packets already split off keep their own bytes alive.
-        if rbuf.is_empty() && rbuf.capacity() > 0 {
+        // Idle connections hold no read buffer: packets already split off keep their own bytes alive. Not
+        // only when capacity is left: a buffer that packets were split off to its end has none, yet still
+        // holds a reference to the shared storage (and the CONNECT bytes once kept every connection's).
+        if rbuf.is_empty() {
             rbuf = BytesMut::new();
         }
-    };
+    }
+}
 
+/// Reads into `small` (then appended to `rbuf`) when `idle`, else straight into `rbuf`'s spare capacity.
+async fn read_into<S>(
+    io: &mut S,
+    idle: bool,
+    small: &mut [u8; IDLE_READ],
+    rbuf: &mut BytesMut,
+) -> std::io::Result<usize>
+where
+    S: AsyncRead + Unpin,
+{
+    if !idle {
+        return io.read_buf(rbuf).await;
+    }
+    let n = io.read(small).await?;
+    rbuf.extend_from_slice(small.get(..n).unwrap_or_default());
+    Ok(n)
+}
+
+/// Writes and flushes `buf` (TLS and WebSocket writers buffer until flushed) unless `timer` fires first:
+/// `None` then.
+async fn write_within<S>(io: &mut S, buf: &[u8], timer: Pin<&mut Sleep>) -> Option<std::io::Result<()>>
+where
+    S: AsyncWrite + Unpin,
+{
+    let write = async {
+        io.write_all(buf).await?;
+        io.flush().await
+    };
+    tokio::select! {
+        r = write => Some(r),
+        _ = timer => None,
+    }
+}
+
+/// The end of a connection: the core lets go of the session, whatever the close produced (a DISCONNECT on
+/// 5.0) is flushed within `close_timeout`, the stream is shut down and the end is logged.
+async fn close<S>(conn: &mut MqttConnection, io: &mut S, cfg: &DriverConfig, end: End)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     match &end {
         End::ClosedByBroker => {}
         _ => conn.handle_close(Instant::now().into_std()),
     }
-    // Flush whatever the close produced (a DISCONNECT on 5.0), bounded in time.
+    let mut wbuf = BytesMut::new();
     conn.poll_transmit(Instant::now().into_std(), &mut wbuf);
+    let timer = tokio::time::sleep(cfg.close_timeout);
+    tokio::pin!(timer);
     if !wbuf.is_empty() && !matches!(end, End::WriteError(_) | End::WriteTimeout) {
-        let _ = tokio::time::timeout(cfg.close_timeout, async {
-            wr.write_all(&wbuf).await?;
-            wr.flush().await
-        })
-        .await;
+        let _ = write_within(io, &wbuf, timer.as_mut()).await;
     }
-    let _ = tokio::time::timeout(cfg.close_timeout, wr.shutdown()).await;
+    tokio::select! {
+        _ = io.shutdown() => {}
+        _ = timer.as_mut() => {}
+    }
     let client_id = conn.client_id().unwrap_or("");
+    let peer = conn.meta().peer;
     match &end {
         End::ReadError(e) | End::WriteError(e) => {
-            debug!(client_id, error = %e, "connection closed after an I/O error")
+            debug!(client_id, %peer, error = %e, "connection closed after an I/O error")
         }
         End::WriteTimeout => {
-            warn!(client_id, timeout = ?cfg.write_timeout, "peer stopped reading: connection closed")
+            warn!(client_id, %peer, timeout = ?cfg.write_timeout, "peer stopped reading: connection closed")
         }
-        End::PeerClosed | End::ClosedByBroker => debug!(client_id, reason = ?end, "connection closed"),
+        End::PeerClosed | End::ClosedByBroker => debug!(client_id, %peer, reason = ?end, "connection closed"),
     }
 }
 
@@ -179,13 +242,6 @@ fn next_chunk(chunk: usize, n: usize, room: usize, cfg: &DriverConfig) -> usize 
         (chunk / 2).max(cfg.read_buffer_min)
     } else {
         chunk
-    }
-}
-
-async fn sleep_until_opt(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 

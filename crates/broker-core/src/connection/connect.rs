@@ -7,7 +7,7 @@ use crate::session::WillMessage;
 use crate::stats::Stats;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tern_mqtt_codec::{
     ByteStr, ConnAck, ConnAckProperties, Connect, Packet, ProtocolVersion, QoS, ReasonCode,
 };
@@ -97,7 +97,7 @@ impl MqttConnection {
         }
 
         let cfg = &self.core.config;
-        self.publish_limiter = crate::limits::PublishLimiter::from_config(cfg);
+        self.publish_limiter = crate::limits::PublishLimiter::from_config(cfg).map(Box::new);
         let mut props = ConnAckProperties::default();
         // Keep alive: capped on 5.0 through Server Keep Alive; 3.x clients cannot be told, so theirs stands.
         let mut keep_alive = c.keep_alive;
@@ -105,7 +105,7 @@ impl MqttConnection {
             keep_alive = cfg.max_keepalive;
             props.server_keep_alive = Some(keep_alive);
         }
-        self.keep_alive = (keep_alive > 0).then(|| Duration::from_secs(u64::from(keep_alive)));
+        self.keep_alive = keep_alive;
 
         let requested = if v5 {
             c.properties.session_expiry_interval.unwrap_or(0)

@@ -84,8 +84,8 @@ impl MqttConnection {
                 "[MQTT-3.1.2-25] delivery larger than the client's Maximum Packet Size dropped"
             );
             Stats::add(&self.core.stats.dropped, 1);
-            if new_alias {
-                self.outbound_aliases.remove(&d.msg.topic);
+            if new_alias && let Some(a) = &mut self.aliases {
+                a.outbound.remove(&d.msg.topic);
             }
             if let Some(id) = packet_id {
                 session.discard_inflight(id);
@@ -103,19 +103,20 @@ impl MqttConnection {
         if max == 0 {
             return false;
         }
-        if let Some(&alias) = self.outbound_aliases.get(&publish.topic) {
+        let aliases = self.aliases.get_or_insert_default();
+        if let Some(&alias) = aliases.outbound.get(&publish.topic) {
             publish.properties.topic_alias = Some(alias);
             publish.topic = ByteStr::new();
             return false;
         }
-        let next = self.outbound_aliases.len() + 1;
+        let next = aliases.outbound.len() + 1;
         match u16::try_from(next)
             .ok()
             .filter(|&n| n <= max)
             .and_then(NonZeroU16::new)
         {
             Some(alias) => {
-                self.outbound_aliases.insert(publish.topic.clone(), alias);
+                aliases.outbound.insert(publish.topic.clone(), alias);
                 publish.properties.topic_alias = Some(alias);
                 true
             }

@@ -58,14 +58,15 @@ impl MqttConnection {
                 return self.violation(now, Violation::TopicAliasTooLarge);
             }
             if p.topic.is_empty() {
-                match self.inbound_aliases.get(&alias.get()) {
+                match self.aliases.as_ref().and_then(|a| a.inbound.get(&alias.get())) {
                     Some(topic) => p.topic = topic.clone(),
                     None => {
                         return self.violation(now, Violation::UnknownTopicAlias);
                     }
                 }
             } else {
-                self.inbound_aliases.insert(alias.get(), p.topic.clone());
+                let aliases = self.aliases.get_or_insert_default();
+                aliases.inbound.insert(alias.get(), p.topic.clone());
             }
         }
         if p.topic.is_empty() {
@@ -155,10 +156,10 @@ impl MqttConnection {
             .packet_id
             .filter(|_| p.qos == QoS::ExactlyOnce && session.expiry_interval() > 0)
             .map(|id| (session.client_id(), id.get()));
-        match self
-            .core
-            .publish_qos2(msg, now, strict, inbound, &mut self.fanout)
-        {
+        let mut fanout = self.take_fanout();
+        let published = self.core.publish_qos2(msg, now, strict, inbound, &mut fanout);
+        self.fanout = Some(fanout);
+        match published {
             Ok(PublishOutcome { matched, commit }) => {
                 let code = if matched == 0 {
                     ReasonCode::NoMatchingSubscribers

@@ -127,7 +127,8 @@ pub(crate) struct SessionState {
     pub(crate) inbound_qos2: HashSet<u16>,
     pub(crate) subscriptions: HashMap<Arc<str>, SubscriptionRecord>,
     pub(crate) expiry_interval: u32,
-    pub(crate) will: Option<WillMessage>,
+    /// Boxed: most sessions have none, and inline it would double the size of every session.
+    pub(crate) will: Option<Box<WillMessage>>,
     /// When the delayed will is due (offline only).
     pub(crate) will_at: Option<Instant>,
     /// When the offline session expires; `None` while online or for sessions that never expire.
