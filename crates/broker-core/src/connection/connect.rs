@@ -157,9 +157,15 @@ impl MqttConnection {
         })));
         self.session = Some(attached.handle);
         self.enable_backpressure();
-        self.span.record("client_id", &*client_id);
+        if let Some(span) = &self.span {
+            span.record("client_id", &*client_id);
+        }
         self.client_id = Some(client_id);
-        self.identity = identity;
+        let plain = identity.username.is_none()
+            && identity.tls_identity.is_none()
+            && identity.roles.is_empty()
+            && identity.attributes.is_empty();
+        self.identity = (!plain).then(|| Box::new(identity));
         self.phase = Phase::Connected;
         self.counted = true;
         Stats::add(&self.core.stats.connections, 1);

@@ -18,6 +18,7 @@ use crate::policy::Identity;
 use crate::session::{Notifier, Outbound, SessionHandle};
 use crate::stats::Stats;
 use bytes::BytesMut;
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::num::NonZeroU16;
@@ -83,7 +84,9 @@ pub struct MqttConnection {
     phase: Phase,
     version: Option<ProtocolVersion>,
     client_id: Option<Arc<str>>,
-    identity: Identity,
+    /// What the policy attached at CONNECT, boxed; `None` when that is nothing beyond the client id (every
+    /// anonymous client), which [`MqttConnection::identity`] then builds on demand.
+    identity: Option<Box<Identity>>,
     session: Option<SessionHandle>,
     connect_deadline: Instant,
     /// Keep alive in force in seconds (already capped); 0 = off.
@@ -115,7 +118,8 @@ pub struct MqttConnection {
     /// Publish rate buckets (`publish_rate`, `publish_bytes_rate`), if configured.
     publish_limiter: Option<Box<crate::limits::PublishLimiter>>,
     /// `mqtt` span with peer, transport and (once known) client id; entered by every entry point.
-    span: tracing::Span,
+    /// Boxed and `None` while the span is disabled (the usual level), so it costs a pointer.
+    span: Option<Box<tracing::Span>>,
     /// Back-pressure: set when a publish of the last read met a subscriber's queue past its high watermark;
     /// the connection is not read until then, or until a congested queue drains (`resume`).
     paused_until: Option<Instant>,
@@ -160,7 +164,7 @@ impl MqttConnection {
             phase: Phase::AwaitConnect,
             version: None,
             client_id: None,
-            identity: Identity::default(),
+            identity: None,
             session: None,
             connect_deadline,
             keep_alive: 0,
@@ -181,9 +185,25 @@ impl MqttConnection {
             counted: false,
             ip_slot: None,
             publish_limiter: None,
-            span,
+            span: (!span.is_disabled()).then(|| Box::new(span)),
             paused_until: None,
             resume: None,
+        }
+    }
+
+    /// The `mqtt` span (peer, transport, client id) to enter, or a disabled one.
+    fn span(&self) -> tracing::Span {
+        self.span.as_deref().cloned().unwrap_or_else(tracing::Span::none)
+    }
+
+    /// The identity policy checks see: what the policy attached at CONNECT, with the client id.
+    pub(super) fn identity(&self) -> Cow<'_, Identity> {
+        match &self.identity {
+            Some(identity) => Cow::Borrowed(identity),
+            None => Cow::Owned(Identity {
+                client_id: self.client_id.clone(),
+                ..Identity::default()
+            }),
         }
     }
 
@@ -265,7 +285,7 @@ impl MqttConnection {
     /// [`MqttConnection::wants_read`] is true, before reading more). A decode error
     /// closes the connection (DISCONNECT or CONNACK with the error's reason code on 5.0).
     pub fn handle_read(&mut self, now: Instant, buf: &mut BytesMut) {
-        let span = self.span.clone();
+        let span = self.span();
         let _entered = span.enter();
         // Read while paused and not resumed by a drain: the safety valve opened (or the caller does not take
         // back-pressure). Then the whole buffer is handled; otherwise decoding stops at the first publish
@@ -451,7 +471,7 @@ impl MqttConnection {
     /// Appends every pending outbound packet to `out`: control packets, acks whose commit is done, then
     /// retransmissions and queued deliveries as the client's Receive Maximum and our in-flight cap allow.
     pub fn poll_transmit(&mut self, now: Instant, out: &mut BytesMut) {
-        let span = self.span.clone();
+        let span = self.span();
         let _entered = span.enter();
         let start = out.len();
         if !self.closing && self.phase == Phase::Connected {
@@ -565,7 +585,7 @@ impl MqttConnection {
 
     /// Closes a connection that missed its CONNECT deadline or its keep alive ([MQTT-3.1.2-24]).
     pub fn handle_timeout(&mut self, now: Instant) {
-        let span = self.span.clone();
+        let span = self.span();
         let _entered = span.enter();
         if self.paused_until.is_some_and(|until| now >= until) {
             self.paused_until = None;
@@ -597,7 +617,7 @@ impl MqttConnection {
 
     /// The transport closed or failed: abnormal unless DISCONNECT was received (the will is handled).
     pub fn handle_close(&mut self, now: Instant) {
-        let span = self.span.clone();
+        let span = self.span();
         let _entered = span.enter();
         if !self.closing {
             tracing::info!(client_id = self.client_id().unwrap_or(""), "connection lost");

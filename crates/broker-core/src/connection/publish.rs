@@ -107,7 +107,12 @@ impl MqttConnection {
         } else if crate::message::is_reserved_topic(&p.topic) {
             // Clients may not publish into `$SYS` (ours) or `$share/`: refused like an unauthorized publish.
             Some(ReasonCode::NotAuthorized)
-        } else if !self.core.hooks.policy.authorize_publish(&self.identity, &p.topic) {
+        } else if !self
+            .core
+            .hooks
+            .policy
+            .authorize_publish(&self.identity(), &p.topic)
+        {
             Stats::add(&self.core.stats.publish_denied, 1);
             Some(ReasonCode::NotAuthorized)
         } else {

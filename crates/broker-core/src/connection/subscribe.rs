@@ -22,7 +22,7 @@ impl MqttConnection {
             let mut fanout = self.take_fanout();
             let subscribed = self
                 .core
-                .subscribe(&session, &self.identity, req, now, &mut fanout);
+                .subscribe(&session, &self.identity(), req, now, &mut fanout);
             self.fanout = Some(fanout);
             let code = match subscribed {
                 Ok(QoS::AtMostOnce) => ReasonCode::GrantedQoS0,

@@ -282,7 +282,7 @@ impl BrokerCore {
     fn end_session(&self, session: &Session, fanout: &mut Fanout) {
         let (filters, mut shared) = {
             let mut st = lock(&session.state);
-            let filters: Vec<Arc<str>> = st.subscriptions.drain().map(|(f, _)| f).collect();
+            let filters: Vec<Arc<str>> = std::mem::take(&mut st.subscriptions).into_keys().collect();
             let mut shared = Vec::new();
             st.inflight.drain_unreceived(movable_shared, &mut shared);
             st.queue.drain_where(|d| d.shared.is_some(), &mut shared);
