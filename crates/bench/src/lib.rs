@@ -28,6 +28,7 @@ mod args;
 mod conn;
 mod load;
 mod scenario;
+mod sn;
 mod stats;
 mod topic;
 mod wire;
