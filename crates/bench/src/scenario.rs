@@ -90,7 +90,10 @@ fn scenario_name(s: Scenario) -> &'static str {
 fn base_summary(args: &BenchArgs, shape: &Shape) -> Summary {
     Summary {
         scenario: scenario_name(args.scenario).to_owned(),
-        url: args.url.clone(),
+        url: match &args.pub_url {
+            Some(p) => format!("{} (publishers {p})", args.url),
+            None => args.url.clone(),
+        },
         level: args.level.version().level(),
         qos: args.qos,
         size: args.size,
