@@ -145,16 +145,18 @@ where
         if !idle && rbuf.capacity() - rbuf.len() < chunk / 2 {
             rbuf.reserve(chunk);
         }
+        // One read takes at most `read_buffer_max` (a read is routed as one batch), even when the buffer grew
+        // for a large packet.
         let room = if idle {
             IDLE_READ
         } else {
-            rbuf.capacity() - rbuf.len()
+            (rbuf.capacity() - rbuf.len()).min(cfg.read_buffer_max)
         };
         // Where an idle connection's reads land; copied to `rbuf` only when bytes came.
         let mut small = [0u8; IDLE_READ];
         let wake = &d.wake;
         tokio::select! {
-            read = std::future::poll_fn(|cx| poll_read_into(&mut d.io, cx, idle, &mut small, &mut rbuf)),
+            read = std::future::poll_fn(|cx| poll_read_into(&mut d.io, cx, idle, &mut small, &mut rbuf, room)),
                 if reading => match read {
                 Ok(0) => return End::PeerClosed,
                 Ok(n) => {
@@ -215,6 +217,7 @@ fn poll_read_into<S>(
     idle: bool,
     small: &mut [u8; IDLE_READ],
     rbuf: &mut BytesMut,
+    limit: usize,
 ) -> Poll<std::io::Result<usize>>
 where
     S: AsyncRead + Unpin,
@@ -226,8 +229,11 @@ where
         return Poll::Ready(Ok(buf.filled().len()));
     }
     // Zero-filled rather than uninitialised: no `unsafe`, and a memset of a few KiB is cheap beside a read.
+    // At most `limit` bytes (the current reservation): a buffer that grew for a large packet must not be
+    // zeroed whole on every poll.
     let len = rbuf.len();
-    rbuf.resize(rbuf.capacity(), 0);
+    let end = len + (rbuf.capacity() - len).min(limit);
+    rbuf.resize(end, 0);
     let mut buf = ReadBuf::new(rbuf.get_mut(len..).unwrap_or_default());
     let polled = Pin::new(io).poll_read(cx, &mut buf);
     let n = buf.filled().len();
