@@ -61,7 +61,7 @@ if [ ! -x "$PEERS/bin/rumqttd" ]; then
 fi
 if [ -z "${TERN_BIN:-}" ]; then
     (cd "$ROOT" && cargo build --release -p tern >"$OUT/tern-build.log" 2>&1)
-    TERN_BIN=$ROOT/target/release/tern
+    TERN_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/tern
 fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 

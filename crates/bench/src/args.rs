@@ -58,9 +58,14 @@ pub struct BenchArgs {
     /// What to measure.
     #[arg(value_enum)]
     pub scenario: Scenario,
-    /// Broker URL: mqtt://, mqtts://, ws://, wss://, quic:// (as tern-client opens them) or mqttsn://.
+    /// Broker URL: mqtt://, mqtts://, ws://, wss://, quic:// (as tern-client opens them); every
+    /// connection's unless `--pub-url` is given.
     #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
     pub url: String,
+    /// Publishers' URL when it differs from `--url`: any scheme of `--url`, or mqttsn://host[:port]
+    /// (MQTT-SN 1.2 over UDP, port 1884 by default; QoS 0 or 1) into subscribers on `--url`.
+    #[arg(long)]
+    pub pub_url: Option<String>,
     /// MQTT protocol level: 3 (3.1.1) or 5.
     #[arg(short = 'V', long = "mqtt", value_enum, default_value = "5")]
     pub level: Level,
@@ -155,8 +160,32 @@ impl BenchArgs {
         if let Some(a) = &self.source_addrs {
             parse_source_addrs(a)?;
         }
+        if is_mqttsn(&self.url) {
+            bail!(
+                "--url mqttsn:// is not supported: tern bench publishes over MQTT-SN but does not subscribe \
+                 over it; give --pub-url mqttsn://... for the publishers and --url mqtt://... for the rest"
+            );
+        }
+        if self.pub_url.as_deref().is_some_and(is_mqttsn) {
+            if matches!(self.scenario, Scenario::Conn | Scenario::Sub) {
+                bail!("--pub-url mqttsn:// needs a scenario with publishers");
+            }
+            if self.qos == 2 {
+                bail!("MQTT-SN publishers support QoS 0 and 1");
+            }
+        }
         Ok(())
     }
+
+    /// The publishers' URL.
+    pub fn publisher_url(&self) -> &str {
+        self.pub_url.as_deref().unwrap_or(&self.url)
+    }
+}
+
+/// True for an `mqttsn://` URL (MQTT-SN over UDP).
+pub fn is_mqttsn(url: &str) -> bool {
+    url.get(..9).is_some_and(|s| s.eq_ignore_ascii_case("mqttsn://"))
 }
 
 /// Parses `127.0.0.1-127.0.0.20` (inclusive range) or `127.0.0.1,127.0.0.2`, or a mix.
@@ -226,10 +255,21 @@ mod tests {
             &["fanout", "--clients", "0"],
             &["find-max", "-r", "0"],
             &["conn", "--source-addrs", "127.0.0.9-127.0.0.1"],
+            &["throughput", "--url", "mqttsn://127.0.0.1"],
+            &["sub", "--pub-url", "mqttsn://127.0.0.1"],
+            &["throughput", "-q", "2", "--pub-url", "mqttsn://127.0.0.1"],
         ] {
             let a = parse(argv).expect("clap accepts it");
             assert!(a.validate().is_err(), "{argv:?}");
         }
+    }
+
+    #[test]
+    fn mqttsn_publishers_into_mqtt_subscribers() {
+        let a = parse(&["throughput", "--pub-url", "MQTTSN://127.0.0.1:1884", "-q", "1"]).expect("parses");
+        assert!(a.validate().is_ok());
+        assert!(is_mqttsn(a.publisher_url()));
+        assert_eq!(a.url, "mqtt://127.0.0.1:1883");
     }
 
     #[test]

@@ -31,19 +31,15 @@ pub struct Target {
 }
 
 impl Target {
-    /// Parses the URL and resolves it once. `mqttsn://` is refused with a clear error (not spoken yet).
+    /// Parses the URL and resolves it once. `mqttsn://` is refused: MQTT-SN publishers are `crate::sn`'s.
     pub async fn new(
         url: &str,
         version: ProtocolVersion,
         sources: Vec<Ipv4Addr>,
         run_for: Duration,
     ) -> Result<Target> {
-        if url.to_ascii_lowercase().starts_with("mqttsn://") {
-            bail!(
-                "mqttsn:// is not supported yet by tern bench (MQTT-SN publishers and subscribers over UDP are \
-                 still to be written); the gateway's own load example is \
-                 `cargo run --release -p tern-transport-mqttsn --example sn_bench`"
-            );
+        if crate::args::is_mqttsn(url) {
+            bail!("mqttsn:// works for publishers only (--pub-url); subscribers need an MQTT URL");
         }
         let url = ServerUrl::parse(url).map_err(|e| anyhow!("{e}"))?;
         let addr = if sources.is_empty() {

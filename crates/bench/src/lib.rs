@@ -8,7 +8,9 @@
 //! connections have none), PUBLISH packets written by hand straight into a reused buffer with the payload
 //! stamp patched in, incoming publishes read in place without building a packet, counters updated once per
 //! batch. Streams come from `tern-client`'s transport `open`, so every scheme it speaks works here;
-//! handshakes use `tern-mqtt-codec`. The tool measures its own CPU and warns when it was the limit.
+//! handshakes use `tern-mqtt-codec`. Publishers may instead be MQTT-SN 1.2 clients over UDP
+//! (`--pub-url mqttsn://`, module `sn`), publishing into MQTT subscribers. The tool measures its own CPU and
+//! warns when it was the limit.
 //!
 //! What it does not own: brokers (the side-by-side comparison is `bench/compare.sh`), reconnection.
 //!
@@ -29,6 +31,7 @@ mod args;
 mod conn;
 mod load;
 mod scenario;
+mod sn;
 mod stats;
 mod topic;
 mod wire;

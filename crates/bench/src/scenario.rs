@@ -4,6 +4,7 @@
 use crate::args::{BenchArgs, Scenario};
 use crate::conn::{Conn, Target};
 use crate::load::{PubPlan, SubResult, publish, subscribe};
+use crate::sn::{SnConn, SnTarget};
 use crate::stats::{ConnectStats, Counters, Latency, Summary, process_cpu, usable_cores};
 use crate::topic::TopicPattern;
 use crate::wire::PublishWriter;
@@ -21,6 +22,21 @@ const CONNECT_CONCURRENCY: usize = 256;
 const QUIET: Duration = Duration::from_millis(500);
 /// Upper bound on the drain after publishing.
 const DRAIN_MAX: Duration = Duration::from_secs(5);
+
+/// Where publishers connect: like the subscribers (an MQTT URL) or to an MQTT-SN gateway.
+#[derive(Debug, Clone)]
+pub enum PubTarget {
+    /// MQTT publishers (possibly the subscribers' target).
+    Mqtt(Arc<Target>),
+    /// MQTT-SN publishers over UDP.
+    Sn(Arc<SnTarget>),
+}
+
+/// A connected publisher of either kind.
+enum PubConn {
+    Mqtt(Conn),
+    Sn(SnConn),
+}
 
 /// Who publishes and who subscribes in a traffic run.
 #[derive(Debug, Clone)]
@@ -75,7 +91,10 @@ fn scenario_name(s: Scenario) -> &'static str {
 fn base_summary(args: &BenchArgs, shape: &Shape) -> Summary {
     Summary {
         scenario: scenario_name(args.scenario).to_owned(),
-        url: args.url.clone(),
+        url: match &args.pub_url {
+            Some(p) => format!("{} (publishers {p})", args.url),
+            None => args.url.clone(),
+        },
         level: args.level.version().level(),
         qos: args.qos,
         size: args.size,
@@ -241,7 +260,12 @@ fn cpu_share(cpu0: Option<Duration>, t0: Instant) -> f64 {
 }
 
 /// A traffic run (every scenario but `conn`) of `shape`.
-pub async fn run_traffic(args: &BenchArgs, target: Arc<Target>, shape: &Shape) -> Result<Summary> {
+pub async fn run_traffic(
+    args: &BenchArgs,
+    target: Arc<Target>,
+    pub_target: &PubTarget,
+    shape: &Shape,
+) -> Result<Summary> {
     let counters = Arc::new(Counters::default());
     let mut summary = base_summary(args, shape);
     let pattern = TopicPattern::parse(&args.topic)?;
@@ -268,14 +292,32 @@ pub async fn run_traffic(args: &BenchArgs, target: Arc<Target>, shape: &Shape) -
             .with_context(|| format!("subscribing to {filter}"))?;
         sub_tasks.spawn(subscribe(c, stop_rx.clone(), counters.clone()));
     }
-    let pubs = connect_all(
-        &target,
-        shape.publishers,
-        shape.subscribers,
-        |i| format!("{prefix}-{i}"),
-        &counters,
-    )
-    .await?;
+    let pubs: Vec<PubConn> = match pub_target {
+        PubTarget::Mqtt(t) => connect_all(
+            t,
+            shape.publishers,
+            shape.subscribers,
+            |i| format!("{prefix}-{i}"),
+            &counters,
+        )
+        .await?
+        .into_iter()
+        .map(PubConn::Mqtt)
+        .collect(),
+        PubTarget::Sn(t) => {
+            let mut v = Vec::with_capacity(shape.publishers);
+            for i in 0..shape.publishers {
+                let cid = format!("{prefix}-{i}");
+                let c = t
+                    .connect(&cid, &pattern.expand(i, &cid))
+                    .await
+                    .with_context(|| format!("MQTT-SN publisher {cid}"))?;
+                Counters::add(&counters.connected, 1);
+                v.push(PubConn::Sn(c));
+            }
+            v
+        }
+    };
 
     let start = Instant::now() + Duration::from_millis(50);
     let deadline = start + args.duration();
@@ -302,7 +344,10 @@ pub async fn run_traffic(args: &BenchArgs, target: Arc<Target>, shape: &Shape) -
             window: args.window,
             qos: args.qos,
         };
-        pub_tasks.spawn(publish(c, writer, plan, counters.clone()));
+        match c {
+            PubConn::Mqtt(c) => pub_tasks.spawn(publish(c, writer, plan, counters.clone())),
+            PubConn::Sn(c) => pub_tasks.spawn(crate::sn::publish(c, writer, plan, counters.clone())),
+        };
     }
     let mut last_pub = start;
     while let Some(r) = pub_tasks.join_next().await {
@@ -377,13 +422,13 @@ async fn drain(counters: &Counters, expected: u64) {
 
 /// `find-max`: doubles the rate from `--rate` (default 10,000/s) until a run loses messages, falls short
 /// of its rate, or shows p99 latency above `--max-p99-ms`, then bisects to within 5%.
-pub async fn find_max(args: &BenchArgs, target: Arc<Target>) -> Result<Summary> {
+pub async fn find_max(args: &BenchArgs, target: Arc<Target>, pub_target: &PubTarget) -> Result<Summary> {
     let mut shape = Shape::of(args);
     let mut rate = args.rate.unwrap_or(10_000);
     let (mut good, mut bad): (Option<(u64, Summary)>, Option<u64>) = (None, None);
     for _ in 0..16 {
         shape.rate = rate;
-        let s = run_traffic(args, target.clone(), &shape).await?;
+        let s = run_traffic(args, target.clone(), pub_target, &shape).await?;
         let p99_ok = s.latency.quantile_us(0.99) as f64 <= args.max_p99_ms * 1000.0;
         let ok = s.lost() == 0 && s.errors == 0 && s.publish_rate() >= 0.97 * rate as f64 && p99_ok;
         // Steps go to stderr even with --json: stdout carries only the final object.
@@ -433,16 +478,27 @@ pub async fn run_scenario(args: &BenchArgs) -> Result<Summary> {
             .await?
             .with_session_expiry(args.session_expiry),
     );
+    let pub_target = match &args.pub_url {
+        Some(url) if crate::args::is_mqttsn(url) => {
+            PubTarget::Sn(Arc::new(SnTarget::new(url, args.duration()).await?))
+        }
+        Some(url) => PubTarget::Mqtt(Arc::new(
+            Target::new(url, args.level.version(), Vec::new(), args.duration())
+                .await?
+                .with_session_expiry(args.session_expiry),
+        )),
+        None => PubTarget::Mqtt(target.clone()),
+    };
     match args.scenario {
         Scenario::Conn => run_conn(args, target).await,
-        Scenario::FindMax => find_max(args, target).await,
+        Scenario::FindMax => find_max(args, target, &pub_target).await,
         Scenario::Abuse => crate::abuse::run_abuse(args, target).await,
         _ => {
             let shape = Shape::of(args);
             if shape.publishers + shape.subscribers == 0 {
                 bail!("nothing to run");
             }
-            run_traffic(args, target, &shape).await
+            run_traffic(args, target, &pub_target, &shape).await
         }
     }
 }

@@ -112,7 +112,7 @@ pub fn usable_cores() -> usize {
 pub struct Summary {
     /// Scenario name.
     pub scenario: String,
-    /// Broker URL.
+    /// Broker URL, followed by the publishers' in parentheses when `--pub-url` differs.
     pub url: String,
     /// Protocol level (3 or 5), QoS, payload size.
     pub level: u8,

@@ -67,6 +67,21 @@ impl PublishWriter {
         if self.v5 {
             out.put_u8(0);
         }
+        self.put_payload(out, seq, sent_ns);
+    }
+
+    /// Payload bytes of one message.
+    pub fn payload_len(&self) -> usize {
+        self.size
+    }
+
+    /// QoS of the publishes (0, 1 or 2).
+    pub fn qos(&self) -> u8 {
+        self.qos
+    }
+
+    /// Appends the payload: the stamp (when it fits) then filler; shared by MQTT and MQTT-SN publishers.
+    pub fn put_payload(&self, out: &mut BytesMut, seq: u64, sent_ns: u64) {
         if self.size >= STAMP_LEN {
             out.put_slice(MAGIC);
             out.put_u64(sent_ns);

@@ -6,6 +6,7 @@ use clap::Parser;
 use std::net::SocketAddr;
 use tern_bench::{BenchArgs, run_scenario};
 use tern_broker::{Broker, CoreConfig, DriverConfig};
+use tern_transport_mqttsn::{SnFrontend, SnListenerConfig};
 use tern_transport_tcp::{TcpFrontend, TcpListenerConfig};
 
 #[derive(Parser)]
@@ -114,8 +115,61 @@ async fn count_bounded_fanout_fanin_and_conn() {
 async fn unsupported_transports_fail_clearly() {
     let mut a = args("127.0.0.1:1".parse().unwrap(), &["latency", "-d", "1"]);
     a.url = "mqttsn://127.0.0.1:1884".into();
-    let e = run_scenario(&a).await.expect_err("mqttsn is refused");
-    assert!(e.to_string().contains("not supported yet"), "{e}");
+    let e = run_scenario(&a)
+        .await
+        .expect_err("mqttsn subscribers are refused");
+    assert!(e.to_string().contains("--pub-url"), "{e}");
+}
+
+/// MQTT-SN publishers (UDP, through the in-process gateway) into MQTT subscribers: every message arrives,
+/// stamped, and QoS 1 ones are acknowledged by PUBACK.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqttsn_publishers_reach_mqtt_subscribers() {
+    let broker = Broker::start(CoreConfig::default(), DriverConfig::default());
+    let tcp = TcpFrontend::bind(TcpListenerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        ..TcpListenerConfig::default()
+    })
+    .unwrap();
+    let addr = tcp.local_addr().unwrap();
+    tokio::spawn(tcp.run(broker.clone()));
+    let sn = SnFrontend::bind(SnListenerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        ..SnListenerConfig::default()
+    })
+    .unwrap();
+    let sn_url = format!("mqttsn://{}", sn.local_addr().unwrap());
+    tokio::spawn(sn.run(broker));
+    for qos in ["0", "1"] {
+        let a = args(
+            addr,
+            &[
+                "throughput",
+                "-p",
+                "2",
+                "-s",
+                "2",
+                "-r",
+                "400",
+                "-d",
+                "1",
+                "-q",
+                qos,
+                "-t",
+                "sn/%i",
+                "--pub-url",
+                &sn_url,
+            ],
+        );
+        let s = run_scenario(&a).await.expect("run completes");
+        assert!(s.sent > 0, "published something");
+        assert_eq!(s.errors, 0, "{}", s.human());
+        assert_eq!(s.received, s.sent * 2, "zero loss at qos {qos}: {}", s.human());
+        assert_eq!(s.latency.count(), s.received, "every payload carried a stamp");
+        if qos == "1" {
+            assert_eq!(s.acked, s.sent, "every QoS 1 publish acknowledged by PUBACK");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tern_broker_core::{BrokerCore, ConnMeta, CoreConfig, Hooks};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, watch};
 
 /// A running broker: cheap to clone, shared by every listener.
 #[derive(Clone)]
@@ -46,6 +46,22 @@ impl ShutdownSignal {
 /// do work (a TLS or WebSocket handshake) before handing the stream to [`Broker::serve_stream`].
 pub struct ConnectionGuard {
     broker: Broker,
+    /// A listener's connection-limit permit, released with the guard.
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl ConnectionGuard {
+    /// Keeps `permit` (a listener's `max_connections` slot) until the connection ends, so a listener
+    /// needs no task of its own around the connection just to hold it.
+    pub fn holding(mut self, permit: OwnedSemaphorePermit) -> ConnectionGuard {
+        self.permit = Some(permit);
+        self
+    }
+
+    /// The broker this connection counts in (the driver takes the core and its settings from it).
+    pub(crate) fn broker(&self) -> &Broker {
+        &self.broker
+    }
 }
 
 impl Drop for ConnectionGuard {
@@ -84,6 +100,11 @@ impl Broker {
         broker
     }
 
+    /// The connection driver's settings.
+    pub(crate) fn driver_config(&self) -> &DriverConfig {
+        &self.inner.driver
+    }
+
     /// The I/O-free core, for frontends that need it directly (the MQTT-SN gateway) and for stats.
     pub fn core(&self) -> &Arc<BrokerCore> {
         &self.inner.core
@@ -97,7 +118,10 @@ impl Broker {
     /// Marks one connection live until the guard drops.
     pub fn connection_guard(&self) -> ConnectionGuard {
         self.inner.live.fetch_add(1, Ordering::AcqRel);
-        ConnectionGuard { broker: self.clone() }
+        ConnectionGuard {
+            broker: self.clone(),
+            permit: None,
+        }
     }
 
     /// Number of connection tasks running now.
@@ -108,19 +132,19 @@ impl Broker {
     /// Serves one MQTT connection over any byte stream until it closes. Frontends call this once their
     /// transport handshake is done; `guard` keeps the connection counted (take it with
     /// [`Broker::connection_guard`] before the handshake, or pass `None` to have one taken here).
-    pub async fn serve_stream<S>(&self, io: S, meta: ConnMeta, guard: Option<ConnectionGuard>)
+    ///
+    /// Not an `async fn`: the returned future is the driver's own, with no wrapper holding a second copy of
+    /// the stream and metadata (an idle connection's memory is mostly this future).
+    pub fn serve_stream<S>(
+        &self,
+        io: S,
+        meta: ConnMeta,
+        guard: Option<ConnectionGuard>,
+    ) -> impl Future<Output = ()> + use<S>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let _guard = guard.unwrap_or_else(|| self.connection_guard());
-        driver::drive(
-            self.core().clone(),
-            io,
-            meta,
-            &self.inner.driver,
-            self.shutdown_signal(),
-        )
-        .await;
+        driver::drive(io, meta, guard.unwrap_or_else(|| self.connection_guard()))
     }
 
     /// Starts a graceful shutdown: listeners stop accepting, every connection is sent DISCONNECT 0x8B

@@ -8,6 +8,7 @@
 mod driver;
 mod handle;
 mod timer;
+mod wakeup;
 
 pub use driver::DriverConfig;
 pub use handle::{Broker, ConnectionGuard, ShutdownSignal};

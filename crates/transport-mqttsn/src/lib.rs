@@ -129,10 +129,11 @@ impl SnFrontend {
                 r = self.socket.recv_from(&mut buf) => {
                     let mut next = Some(r);
                     let mut handled = 0;
+                    // One clock reading per batch: the datagrams of a batch arrived together.
+                    let now = Instant::now();
                     while let Some(r) = next.take() {
                         match r {
                             Ok((n, peer)) => {
-                                let now = Instant::now();
                                 if limiter.allow(now, peer, gw.clients_at(peer)) {
                                     let d = Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
                                     gw.handle_datagram(now, peer, d);

@@ -34,7 +34,9 @@ impl Default for FloodLimits {
 pub(crate) struct Limiter {
     limits: FloodLimits,
     window_start: Instant,
-    per_addr: HashMap<SocketAddr, u32>,
+    /// foldhash, not SipHash: one lookup per datagram (seeded per process, so spoofed sources cannot
+    /// be picked to collide).
+    per_addr: HashMap<SocketAddr, u32, foldhash::fast::RandomState>,
     unknown: u32,
     /// Datagrams refused since start.
     pub(crate) dropped: u64,
@@ -45,7 +47,7 @@ impl Limiter {
         Limiter {
             limits,
             window_start: now,
-            per_addr: HashMap::new(),
+            per_addr: HashMap::default(),
             unknown: 0,
             dropped: 0,
         }

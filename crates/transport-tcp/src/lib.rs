@@ -85,16 +85,15 @@ impl TcpFrontend {
     /// Accepts connections until the broker shuts down; each is served on its own task.
     pub async fn run(self, broker: Broker) {
         self.listener
-            .run(broker, "TCP", |incoming: Incoming, broker: Broker| async move {
+            .run(broker, "TCP", |incoming: Incoming, broker: Broker| {
                 let meta = ConnMeta {
                     peer: incoming.peer,
                     transport: TransportKind::Tcp,
                     tls_identity: None,
                     listener: incoming.listener,
                 };
-                broker
-                    .serve_stream(incoming.stream, meta, Some(incoming.guard))
-                    .await;
+                // The driver's future itself, not an `async` block around it: one copy of the stream.
+                broker.serve_stream(incoming.stream, meta, Some(incoming.guard))
             })
             .await;
     }

@@ -147,34 +147,39 @@ impl StreamListener {
                 continue;
             };
             self.tune(&stream);
-            let guard = broker.connection_guard();
+            // The permit lives as long as the guard: the whole connection.
+            let guard = broker.connection_guard().holding(permit);
             let deadline = Instant::now() + self.config.handshake_timeout;
-            let proxy = self.config.proxy_protocol;
             let stats = self.stats.clone();
             let listener = self.config.name.clone();
+            if !self.config.proxy_protocol {
+                // The task is `serve`'s own future: no wrapper keeping a second copy of the stream.
+                let incoming = Incoming {
+                    stream: Prefixed::new(Vec::new(), stream),
+                    peer,
+                    guard,
+                    deadline,
+                    stats,
+                    listener,
+                };
+                tokio::spawn(serve(incoming, broker.clone()));
+                continue;
+            }
             let serve = serve.clone();
             let broker = broker.clone();
             tokio::spawn(async move {
                 let mut stream = stream;
-                let (stream, peer) = if proxy {
-                    let mut shutdown = broker.shutdown_signal();
-                    let read = tokio::select! {
-                        r = tokio::time::timeout_at(deadline, read_proxy_header(&mut stream)) => r,
-                        _ = shutdown.wait() => return,
-                    };
-                    match read {
-                        Ok(Ok((source, rest))) => (Prefixed::new(rest, stream), source.unwrap_or(peer)),
-                        Ok(Err(e)) => return stats.handshake_failed(name, peer, &e),
-                        Err(_) => {
-                            return stats.handshake_failed(
-                                name,
-                                peer,
-                                &"no PROXY header before the deadline",
-                            );
-                        }
+                let mut shutdown = broker.shutdown_signal();
+                let read = tokio::select! {
+                    r = tokio::time::timeout_at(deadline, read_proxy_header(&mut stream)) => r,
+                    _ = shutdown.wait() => return,
+                };
+                let (stream, peer) = match read {
+                    Ok(Ok((source, rest))) => (Prefixed::new(rest, stream), source.unwrap_or(peer)),
+                    Ok(Err(e)) => return stats.handshake_failed(name, peer, &e),
+                    Err(_) => {
+                        return stats.handshake_failed(name, peer, &"no PROXY header before the deadline");
                     }
-                } else {
-                    (Prefixed::new(Vec::new(), stream), peer)
                 };
                 let incoming = Incoming {
                     stream,
@@ -185,7 +190,6 @@ impl StreamListener {
                     listener,
                 };
                 serve(incoming, broker).await;
-                drop(permit);
             });
         }
         info!(addr = ?local, "MQTT over {name} listener stopped");

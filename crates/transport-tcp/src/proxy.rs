@@ -75,8 +75,9 @@ fn v2_source(h: &v2::Header<'_>) -> Option<SocketAddr> {
 /// Writes go straight through.
 #[derive(Debug)]
 pub struct Prefixed<S> {
-    prefix: Vec<u8>,
-    pos: usize,
+    /// The bytes still to yield and how many were yielded; boxed and `None` once empty, so the stream of
+    /// a connection without a PROXY header (held by every idle connection's task) is one pointer larger.
+    prefix: Option<Box<(Vec<u8>, usize)>>,
     inner: S,
 }
 
@@ -84,8 +85,7 @@ impl<S> Prefixed<S> {
     /// `inner` with `prefix` to be read before it.
     pub fn new(prefix: Vec<u8>, inner: S) -> Prefixed<S> {
         Prefixed {
-            prefix,
-            pos: 0,
+            prefix: (!prefix.is_empty()).then(|| Box::new((prefix, 0))),
             inner,
         }
     }
@@ -103,13 +103,14 @@ impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if let Some(rest) = this.prefix.get(this.pos..).filter(|r| !r.is_empty()) {
+        if let Some(prefix) = &mut this.prefix {
+            let (bytes, pos) = &mut **prefix;
+            let rest = bytes.get(*pos..).unwrap_or_default();
             let n = rest.len().min(buf.remaining());
             buf.put_slice(rest.get(..n).unwrap_or_default());
-            this.pos += n;
-            if this.pos == this.prefix.len() {
-                this.prefix = Vec::new();
-                this.pos = 0;
+            *pos += n;
+            if *pos >= bytes.len() {
+                this.prefix = None;
             }
             return Poll::Ready(Ok(()));
         }

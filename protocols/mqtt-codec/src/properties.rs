@@ -213,6 +213,19 @@ pub(crate) trait PropertySet: Default {
     }
 }
 
+/// Something that lists properties to encode: every [`PropertySet`], and borrowed views such as a
+/// delivery's PUBLISH properties ([`crate::PublishRef`]), which are encoded but never decoded.
+pub(crate) trait VisitProps {
+    /// Feeds every present property to `sink`, in the order they are encoded.
+    fn visit_props<S: PropSink>(&self, sink: &mut S);
+}
+
+impl<P: PropertySet> VisitProps for P {
+    fn visit_props<S: PropSink>(&self, sink: &mut S) {
+        self.visit(sink);
+    }
+}
+
 /// Decodes one property value whose type the identifier fixes.
 fn value<'a>(src: &Bytes, id: u32, i: &'a [u8]) -> PResult<'a, Value> {
     use id::*;
@@ -342,9 +355,9 @@ impl PropSink for WriteSink<'_> {
 }
 
 /// Size of the properties' content, without the property length in front.
-pub(crate) fn content_len<P: PropertySet>(props: &P) -> Result<usize, EncodeError> {
+pub(crate) fn content_len<P: VisitProps>(props: &P) -> Result<usize, EncodeError> {
     let mut sink = LenSink { len: 0, err: None };
-    props.visit(&mut sink);
+    props.visit_props(&mut sink);
     match sink.err {
         Some(e) => Err(e),
         None if sink.len > MAX_VBI => Err(EncodeError::PacketTooLarge(sink.len)),
@@ -353,15 +366,15 @@ pub(crate) fn content_len<P: PropertySet>(props: &P) -> Result<usize, EncodeErro
 }
 
 /// Size of the property length plus the properties.
-pub(crate) fn encoded_len<P: PropertySet>(props: &P) -> Result<usize, EncodeError> {
+pub(crate) fn encoded_len<P: VisitProps>(props: &P) -> Result<usize, EncodeError> {
     let n = content_len(props)?;
     Ok(wire::vbi_len(n) + n)
 }
 
 /// Writes the property length and the properties (sizes checked by [`encoded_len`] before).
-pub(crate) fn write<P: PropertySet>(props: &P, buf: &mut BytesMut) {
+pub(crate) fn write<P: VisitProps>(props: &P, buf: &mut BytesMut) {
     let mut sink = LenSink { len: 0, err: None };
-    props.visit(&mut sink);
+    props.visit_props(&mut sink);
     wire::put_vbi(buf, sink.len);
-    props.visit(&mut WriteSink(buf));
+    props.visit_props(&mut WriteSink(buf));
 }

@@ -239,10 +239,11 @@ impl MqttConnection {
         mut identity: Identity,
         data: Option<Vec<u8>>,
     ) {
-        if identity.username != self.identity.username {
+        let old = self.identity().username.clone();
+        if identity.username != old {
             tracing::warn!(
                 client_id = self.client_id().unwrap_or(""),
-                old = self.identity.username.as_deref().unwrap_or(""),
+                old = old.as_deref().unwrap_or(""),
                 new = identity.username.as_deref().unwrap_or(""),
                 "re-authentication as a different user refused"
             );
@@ -250,7 +251,7 @@ impl MqttConnection {
         }
         identity.client_id = self.client_id.clone();
         tracing::info!(client_id = self.client_id().unwrap_or(""), "re-authenticated");
-        self.identity = identity;
+        self.set_identity(identity);
         self.control
             .push_back(auth_packet(ReasonCode::Success, method, data));
     }

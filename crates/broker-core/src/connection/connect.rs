@@ -9,7 +9,7 @@ use crate::stats::Stats;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tern_mqtt_codec::{
     ByteStr, ConnAck, ConnAckProperties, Connect, Packet, ProtocolVersion, QoS, ReasonCode,
 };
@@ -130,7 +130,7 @@ impl MqttConnection {
         }
 
         let cfg = &self.core.config;
-        self.publish_limiter = crate::limits::PublishLimiter::from_config(cfg);
+        self.publish_limiter = crate::limits::PublishLimiter::from_config(cfg).map(Box::new);
         let mut props = ConnAckProperties::default();
         // Keep alive: capped on 5.0 through Server Keep Alive; 3.x clients cannot be told, so theirs stands.
         let mut keep_alive = c.keep_alive;
@@ -138,7 +138,7 @@ impl MqttConnection {
             keep_alive = cfg.max_keepalive;
             props.server_keep_alive = Some(keep_alive);
         }
-        self.keep_alive = (keep_alive > 0).then(|| Duration::from_secs(u64::from(keep_alive)));
+        self.keep_alive = keep_alive;
 
         let requested = if v5 {
             c.properties.session_expiry_interval.unwrap_or(0)
@@ -194,9 +194,11 @@ impl MqttConnection {
         })));
         self.session = Some(attached.handle);
         self.enable_backpressure();
-        self.span.record("client_id", &*client_id);
+        if let Some(span) = &self.span {
+            span.record("client_id", &*client_id);
+        }
         self.client_id = Some(client_id);
-        self.identity = identity;
+        self.set_identity(identity);
         self.phase = Phase::Connected;
         self.counted = true;
         Stats::add(&self.core.stats.connections, 1);

@@ -26,7 +26,7 @@ impl MqttConnection {
             .reserve_ip(self.meta.peer.ip(), cfg.max_connections_per_ip)
         {
             Ok(slot) => {
-                self.ip_slot = slot;
+                self.ip_slot = slot.map(Box::new);
                 Ok(())
             }
             Err(_) => {
@@ -56,7 +56,7 @@ impl MqttConnection {
     /// Whether this PUBLISH exceeds the connection's publish rate (counted; logged at most once a second).
     /// Takes fields rather than `self` so the publish path can call it while it borrows the config.
     pub(super) fn over_publish_rate(
-        limiter: &mut Option<PublishLimiter>,
+        limiter: &mut Option<Box<PublishLimiter>>,
         core: &BrokerCore,
         client_id: Option<&str>,
         peer: SocketAddr,

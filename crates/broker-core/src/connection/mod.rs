@@ -19,6 +19,7 @@ use crate::policy::Identity;
 use crate::session::{Notifier, SessionHandle};
 use crate::stats::Stats;
 use bytes::BytesMut;
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::num::NonZeroU16;
@@ -89,7 +90,9 @@ pub struct MqttConnection {
     phase: Phase,
     version: Option<ProtocolVersion>,
     client_id: Option<Arc<str>>,
-    identity: Identity,
+    /// What the policy attached at CONNECT, boxed; `None` when that is nothing beyond the client id (every
+    /// anonymous client), which [`MqttConnection::identity`] then builds on demand.
+    identity: Option<Box<Identity>>,
     /// The Authentication Method of CONNECT (5.0 enhanced authentication), which re-authentication repeats.
     /// A thin pointer: idle connections pay 8 bytes for it.
     auth_method: Option<Arc<ByteStr>>,
@@ -97,21 +100,24 @@ pub struct MqttConnection {
     auth: Option<Box<auth::AuthState>>,
     session: Option<SessionHandle>,
     connect_deadline: Instant,
-    /// Keep alive in force (already capped); `None` = off.
-    keep_alive: Option<Duration>,
+    /// Keep alive in force in seconds (already capped); 0 = off.
+    keep_alive: u16,
     last_received: Instant,
     peer: PeerLimits,
     /// Session expiry requested at CONNECT (a DISCONNECT may not raise it from 0, [MQTT-3.14.2-2]).
     connect_expiry: u32,
-    /// Inbound topic aliases (alias → topic).
-    inbound_aliases: HashMap<u16, ByteStr>,
-    /// Outbound topic aliases we assigned (topic → alias), first come, first served, never evicted.
-    outbound_aliases: HashMap<ByteStr, NonZeroU16>,
+    /// Topic aliases in both directions (MQTT 5 only): boxed and made at the first alias, so a connection
+    /// that uses none (every 3.x one) carries a pointer, not two maps.
+    aliases: Option<Box<Aliases>>,
     /// Control packets to send, in order (CONNACK, SUBACK, UNSUBACK, PINGRESP, PUBREL, DISCONNECT).
     control: VecDeque<Packet>,
     /// Acks to the client's publishes (PUBACK, PUBREC, PUBCOMP), in order, each possibly waiting on a commit.
     acks: VecDeque<(Option<CommitTicket>, Packet)>,
-    fanout: Fanout,
+    /// The routing scratch space of this connection's publishes (and retained deliveries at SUBSCRIBE):
+    /// made at the first use, so a connection that never publishes holds none of it.
+    fanout: Option<Box<Fanout>>,
+    /// Whether this connection's publishes are subject to back-pressure (set once its session is known).
+    backpressure: bool,
     /// The last `poll_transmit` stopped at its write budget with deliveries still queued.
     more_to_send: bool,
     /// No more input is processed; the connection closes once `control` is flushed.
@@ -119,18 +125,28 @@ pub struct MqttConnection {
     /// CONNACK success was counted in the connection gauge.
     counted: bool,
     /// This connection's place in the per-IP count (`max_connections_per_ip`), from CONNECT to close.
-    ip_slot: Option<crate::limits::IpSlot>,
+    /// Boxed: only set when `max_connections_per_ip` is configured.
+    ip_slot: Option<Box<crate::limits::IpSlot>>,
     /// Publish rate buckets (`publish_rate`, `publish_bytes_rate`), if configured.
-    publish_limiter: Option<crate::limits::PublishLimiter>,
+    publish_limiter: Option<Box<crate::limits::PublishLimiter>>,
     /// `mqtt` span with peer, transport and (once known) client id; entered by every entry point.
-    span: tracing::Span,
+    /// Boxed and `None` while the span is disabled (the usual level), so it costs a pointer.
+    span: Option<Box<tracing::Span>>,
     /// Back-pressure: set when a publish of the last read met a subscriber's queue past its high watermark;
     /// the connection is not read until then, or until a congested queue drains (`resume`).
     paused_until: Option<Instant>,
-    /// Set by `resume_notifier`, which congested sessions call once their queue drained below half.
-    resume: Arc<AtomicBool>,
-    /// `notifier` plus setting `resume`: what this connection registers with a congested session.
-    resume_notifier: Notifier,
+    /// Set by the resume notifier (`notifier` plus setting this), which congested sessions call once their
+    /// queue drained below half; made with the fanout, as only a publisher can be paused.
+    resume: Option<Arc<AtomicBool>>,
+}
+
+/// Topic aliases of an MQTT 5 connection.
+#[derive(Debug, Default)]
+struct Aliases {
+    /// Inbound topic aliases (alias → topic).
+    inbound: HashMap<u16, ByteStr>,
+    /// Outbound topic aliases we assigned (topic → alias), first come, first served, never evicted.
+    outbound: HashMap<ByteStr, NonZeroU16>,
 }
 
 impl std::fmt::Debug for MqttConnection {
@@ -152,15 +168,6 @@ impl MqttConnection {
         let connect_deadline = now + core.config.connect_timeout;
         let span = tracing::info_span!("mqtt", peer = %meta.peer, transport = ?meta.transport,
             client_id = tracing::field::Empty);
-        let resume = Arc::new(AtomicBool::new(false));
-        let resume_notifier: Notifier = {
-            let resume = resume.clone();
-            let notifier = notifier.clone();
-            Arc::new(move || {
-                resume.store(true, Ordering::Release);
-                notifier();
-            })
-        };
         MqttConnection {
             core,
             meta,
@@ -169,12 +176,12 @@ impl MqttConnection {
             phase: Phase::AwaitConnect,
             version: None,
             client_id: None,
-            identity: Identity::default(),
+            identity: None,
             auth_method: None,
             auth: None,
             session: None,
             connect_deadline,
-            keep_alive: None,
+            keep_alive: 0,
             last_received: now,
             peer: PeerLimits {
                 receive_maximum: u16::MAX,
@@ -182,21 +189,45 @@ impl MqttConnection {
                 topic_alias_maximum: 0,
             },
             connect_expiry: 0,
-            inbound_aliases: HashMap::new(),
-            outbound_aliases: HashMap::new(),
+            aliases: None,
             control: VecDeque::new(),
             acks: VecDeque::new(),
-            fanout: Fanout::default(),
+            fanout: None,
+            backpressure: false,
             more_to_send: false,
             closing: false,
             counted: false,
             ip_slot: None,
             publish_limiter: None,
-            span,
+            span: (!span.is_disabled()).then(|| Box::new(span)),
             paused_until: None,
-            resume,
-            resume_notifier,
+            resume: None,
         }
+    }
+
+    /// The `mqtt` span (peer, transport, client id) to enter, or a disabled one.
+    fn span(&self) -> tracing::Span {
+        self.span.as_deref().cloned().unwrap_or_else(tracing::Span::none)
+    }
+
+    /// The identity policy checks see: what the policy attached at CONNECT, with the client id.
+    pub(super) fn identity(&self) -> Cow<'_, Identity> {
+        match &self.identity {
+            Some(identity) => Cow::Borrowed(identity),
+            None => Cow::Owned(Identity {
+                client_id: self.client_id.clone(),
+                ..Identity::default()
+            }),
+        }
+    }
+
+    /// Keeps what the policy attached, boxed only when it holds more than the client id.
+    pub(super) fn set_identity(&mut self, identity: Identity) {
+        let plain = identity.username.is_none()
+            && identity.tls_identity.is_none()
+            && identity.roles.is_empty()
+            && identity.attributes.is_empty();
+        self.identity = (!plain).then(|| Box::new(identity));
     }
 
     /// The client identifier, once CONNECT was accepted (assigned ones included).
@@ -228,7 +259,7 @@ impl MqttConnection {
             return false;
         }
         match self.paused_until {
-            Some(until) => now >= until || self.resume.load(Ordering::Acquire),
+            Some(until) => now >= until || self.resumed(),
             None => true,
         }
     }
@@ -236,8 +267,39 @@ impl MqttConnection {
     /// Makes this connection's publishes subject to back-pressure, once its own session is known (a queue
     /// it drains itself never pauses it).
     pub(super) fn enable_backpressure(&mut self) {
-        let own = self.session.as_ref().map(SessionHandle::id);
-        self.fanout.publisher = Some((self.conn_id, self.resume_notifier.clone(), own));
+        self.backpressure = true;
+        self.fanout = None;
+    }
+
+    /// A congested session's drain called the resume notifier since the last read.
+    fn resumed(&self) -> bool {
+        self.resume.as_ref().is_some_and(|r| r.load(Ordering::Acquire))
+    }
+
+    /// Whether the publishes handled so far met a congested queue.
+    fn congested(&self) -> bool {
+        self.fanout.as_ref().is_some_and(|f| f.congested)
+    }
+
+    /// The fanout scratch space, taken out for a publish or a subscribe (put it back with `self.fanout =
+    /// Some(..)`): made at the first use, with the resume notifier when back-pressure applies.
+    pub(super) fn take_fanout(&mut self) -> Box<Fanout> {
+        if let Some(f) = self.fanout.take() {
+            return f;
+        }
+        let mut fanout = Box::<Fanout>::default();
+        if self.backpressure {
+            let flag = Arc::new(AtomicBool::new(false));
+            let (set, notifier) = (flag.clone(), self.notifier.clone());
+            let resume_notifier: Notifier = Arc::new(move || {
+                set.store(true, Ordering::Release);
+                notifier();
+            });
+            let own = self.session.as_ref().map(SessionHandle::id);
+            fanout.publisher = Some((self.conn_id, resume_notifier, own));
+            self.resume = Some(flag);
+        }
+        fanout
     }
 
     fn is_v5(&self) -> bool {
@@ -249,17 +311,21 @@ impl MqttConnection {
     /// [`MqttConnection::wants_read`] is true, before reading more). A decode error
     /// closes the connection (DISCONNECT or CONNACK with the error's reason code on 5.0).
     pub fn handle_read(&mut self, now: Instant, buf: &mut BytesMut) {
-        let span = self.span.clone();
+        let span = self.span();
         let _entered = span.enter();
         // Read while paused and not resumed by a drain: the safety valve opened (or the caller does not take
         // back-pressure). Then the whole buffer is handled; otherwise decoding stops at the first publish
         // that met a congested queue, leaving the rest in `buf` for when reading resumes, so a read's worth
         // of publishes never overshoots the queue's headroom.
-        let valve = self.paused_until.is_some() && !self.resume.load(Ordering::Acquire);
+        let valve = self.paused_until.is_some() && !self.resumed();
         self.paused_until = None;
-        self.resume.store(false, Ordering::Release);
-        self.fanout.congested = false;
-        while !self.closing && (valve || !self.fanout.congested) && !self.decision_pending() {
+        if let Some(r) = &self.resume {
+            r.store(false, Ordering::Release);
+        }
+        if let Some(f) = &mut self.fanout {
+            f.congested = false;
+        }
+        while !self.closing && (valve || !self.congested()) && !self.decision_pending() {
             let version = self.version.unwrap_or(ProtocolVersion::V3_1_1);
             let peeked_level = if self.phase != Phase::Connected {
                 peek_connect_level(buf)
@@ -284,14 +350,20 @@ impl MqttConnection {
         if self.closing {
             buf.clear();
         }
-        if std::mem::take(&mut self.fanout.congested) && !self.closing {
+        let congested = self
+            .fanout
+            .as_mut()
+            .is_some_and(|f| std::mem::take(&mut f.congested));
+        if congested && !self.closing {
             self.paused_until = Some(now + self.core.config.publisher_pause);
             tracing::trace!(
                 client_id = self.client_id().unwrap_or(""),
                 "subscriber queue past its high watermark: publisher paused"
             );
         }
-        self.fanout.flush();
+        if let Some(f) = &mut self.fanout {
+            f.flush();
+        }
     }
 
     fn decode_failed(&mut self, now: Instant, e: DecodeError, peeked_level: Option<u8>) {
@@ -435,7 +507,7 @@ impl MqttConnection {
     /// Appends every pending outbound packet to `out`: control packets, acks whose commit is done, then
     /// retransmissions and queued deliveries as the client's Receive Maximum and our in-flight cap allow.
     pub fn poll_transmit(&mut self, now: Instant, out: &mut BytesMut) {
-        let span = self.span.clone();
+        let span = self.span();
         let _entered = span.enter();
         let start = out.len();
         if !self.closing {
@@ -529,7 +601,7 @@ impl MqttConnection {
         if self.closing {
             return None;
         }
-        let pause = self.paused_until.filter(|_| !self.resume.load(Ordering::Acquire));
+        let pause = self.paused_until.filter(|_| !self.resumed());
         match (self.protocol_deadline(), pause) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -543,13 +615,16 @@ impl MqttConnection {
         }
         match self.phase {
             Phase::AwaitConnect | Phase::Authenticating => Some(self.connect_deadline),
-            Phase::Connected => self.keep_alive.map(|ka| self.last_received + ka + ka / 2),
+            Phase::Connected => (self.keep_alive > 0).then(|| {
+                let ka = Duration::from_secs(u64::from(self.keep_alive));
+                self.last_received + ka + ka / 2
+            }),
         }
     }
 
     /// Closes a connection that missed its CONNECT deadline or its keep alive ([MQTT-3.1.2-24]).
     pub fn handle_timeout(&mut self, now: Instant) {
-        let span = self.span.clone();
+        let span = self.span();
         let _entered = span.enter();
         if self.paused_until.is_some_and(|until| now >= until) {
             self.paused_until = None;
@@ -575,12 +650,14 @@ impl MqttConnection {
                 self.close(now, DetachKind::Abnormal);
             }
         }
-        self.fanout.flush();
+        if let Some(f) = &mut self.fanout {
+            f.flush();
+        }
     }
 
     /// The transport closed or failed: abnormal unless DISCONNECT was received (the will is handled).
     pub fn handle_close(&mut self, now: Instant) {
-        let span = self.span.clone();
+        let span = self.span();
         let _entered = span.enter();
         if !self.closing {
             tracing::info!(client_id = self.client_id().unwrap_or(""), "connection lost");

@@ -9,9 +9,7 @@ use crate::stats::Stats;
 use bytes::BytesMut;
 use std::num::NonZeroU16;
 use std::time::Instant;
-use tern_mqtt_codec::{
-    ByteStr, Packet, PacketId, ProtocolVersion, PubAck, Publish, PublishProperties, encoded_len,
-};
+use tern_mqtt_codec::{ByteStr, Packet, PacketId, ProtocolVersion, PubAck, PublishRef};
 
 /// Deliveries taken from the session per lock.
 const PULL_BATCH: usize = 32;
@@ -74,27 +72,25 @@ impl MqttConnection {
         out: &mut BytesMut,
     ) {
         let v5 = version.is_v5();
-        let properties = if v5 {
-            let mut p = d.msg.properties.clone();
-            p.message_expiry_interval = d.msg.remaining_expiry(now);
-            p.subscription_identifiers
-                .extend_from_slice(d.subscription_ids.as_slice());
-            p
+        let (topic_alias, alias_known, new_alias) = if v5 {
+            self.alias_for(&d.msg.topic)
         } else {
-            PublishProperties::default()
+            (None, false, false)
         };
-        let mut publish = Publish {
+        // Borrowed from the shared message: nothing of its properties is cloned per delivery.
+        let publish = PublishRef {
             dup,
             qos: d.qos,
             retain: d.retain,
-            topic: d.msg.topic.clone(),
+            topic: if alias_known { "" } else { &d.msg.topic },
             packet_id,
-            properties,
-            payload: d.msg.payload.clone(),
+            properties: &d.msg.properties,
+            message_expiry_interval: if v5 { d.msg.remaining_expiry(now) } else { None },
+            topic_alias,
+            subscription_identifiers: d.subscription_ids.as_slice(),
+            payload: &d.msg.payload,
         };
-        let new_alias = if v5 { self.apply_alias(&mut publish) } else { false };
-        let packet = Packet::Publish(publish);
-        let len = encoded_len(&packet, version).unwrap_or(usize::MAX);
+        let len = publish.encoded_len(version).unwrap_or(usize::MAX);
         if u64::try_from(len).unwrap_or(u64::MAX) > u64::from(self.peer.max_packet_size) {
             tracing::debug!(
                 client_id = self.client_id().unwrap_or(""),
@@ -103,42 +99,49 @@ impl MqttConnection {
                 "[MQTT-3.1.2-25] delivery larger than the client's Maximum Packet Size dropped"
             );
             Stats::add(&self.core.stats.dropped, 1);
-            if new_alias {
-                self.outbound_aliases.remove(&d.msg.topic);
+            if new_alias && let Some(a) = &mut self.aliases {
+                a.outbound.remove(&d.msg.topic);
             }
             if let Some(id) = packet_id {
                 session.discard_inflight(id);
             }
             return;
         }
-        self.encode(&packet, version, out);
+        tracing::debug!(
+            client_id = self.client_id().unwrap_or(""),
+            packet = "PUBLISH",
+            "sending"
+        );
+        if let Err(e) = publish.encode(version, out) {
+            tracing::warn!(client_id = self.client_id().unwrap_or(""), error = %e, "PUBLISH not encodable, skipped");
+            return;
+        }
         Stats::add(&self.core.stats.messages_out, 1);
     }
 
-    /// Uses or assigns an outbound topic alias (first come, first served, up to the client's Topic Alias
-    /// Maximum; no eviction). Returns true if a new alias was assigned by this call.
-    fn apply_alias(&mut self, publish: &mut Publish) -> bool {
+    /// The outbound topic alias for `topic`: (alias, the client already knows it so the topic is omitted,
+    /// it was assigned by this call). Aliases are first come, first served, up to the client's Topic Alias
+    /// Maximum, never evicted.
+    fn alias_for(&mut self, topic: &ByteStr) -> (Option<NonZeroU16>, bool, bool) {
         let max = self.peer.topic_alias_maximum;
         if max == 0 {
-            return false;
+            return (None, false, false);
         }
-        if let Some(&alias) = self.outbound_aliases.get(&publish.topic) {
-            publish.properties.topic_alias = Some(alias);
-            publish.topic = ByteStr::new();
-            return false;
+        let aliases = self.aliases.get_or_insert_default();
+        if let Some(&alias) = aliases.outbound.get(topic) {
+            return (Some(alias), true, false);
         }
-        let next = self.outbound_aliases.len() + 1;
+        let next = aliases.outbound.len() + 1;
         match u16::try_from(next)
             .ok()
             .filter(|&n| n <= max)
             .and_then(NonZeroU16::new)
         {
             Some(alias) => {
-                self.outbound_aliases.insert(publish.topic.clone(), alias);
-                publish.properties.topic_alias = Some(alias);
-                true
+                aliases.outbound.insert(topic.clone(), alias);
+                (Some(alias), false, true)
             }
-            None => false,
+            None => (None, false, false),
         }
     }
 }

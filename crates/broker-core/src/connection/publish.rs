@@ -58,14 +58,15 @@ impl MqttConnection {
                 return self.violation(now, Violation::TopicAliasTooLarge);
             }
             if p.topic.is_empty() {
-                match self.inbound_aliases.get(&alias.get()) {
+                match self.aliases.as_ref().and_then(|a| a.inbound.get(&alias.get())) {
                     Some(topic) => p.topic = topic.clone(),
                     None => {
                         return self.violation(now, Violation::UnknownTopicAlias);
                     }
                 }
             } else {
-                self.inbound_aliases.insert(alias.get(), p.topic.clone());
+                let aliases = self.aliases.get_or_insert_default();
+                aliases.inbound.insert(alias.get(), p.topic.clone());
             }
         }
         if p.topic.is_empty() {
@@ -106,7 +107,12 @@ impl MqttConnection {
         } else if crate::message::is_reserved_topic(&p.topic) {
             // Clients may not publish into `$SYS` (ours) or `$share/`: refused like an unauthorized publish.
             Some(ReasonCode::NotAuthorized)
-        } else if !self.core.hooks.policy.authorize_publish(&self.identity, &p.topic) {
+        } else if !self
+            .core
+            .hooks
+            .policy
+            .authorize_publish(&self.identity(), &p.topic)
+        {
             Stats::add(&self.core.stats.publish_denied, 1);
             Some(ReasonCode::NotAuthorized)
         } else {
@@ -155,10 +161,10 @@ impl MqttConnection {
             .packet_id
             .filter(|_| p.qos == QoS::ExactlyOnce && session.expiry_interval() > 0)
             .map(|id| (session.client_id(), id.get()));
-        match self
-            .core
-            .publish_qos2(msg, now, strict, inbound, &mut self.fanout)
-        {
+        let mut fanout = self.take_fanout();
+        let published = self.core.publish_qos2(msg, now, strict, inbound, &mut fanout);
+        self.fanout = Some(fanout);
+        match published {
             Ok(PublishOutcome { matched, commit }) => {
                 let code = if matched == 0 {
                     ReasonCode::NoMatchingSubscribers

@@ -19,10 +19,12 @@ impl MqttConnection {
                 options: f.options,
                 subscription_id: s.properties.subscription_identifier,
             };
-            let code = match self
+            let mut fanout = self.take_fanout();
+            let subscribed = self
                 .core
-                .subscribe(&session, &self.identity, req, now, &mut self.fanout)
-            {
+                .subscribe(&session, &self.identity(), req, now, &mut fanout);
+            self.fanout = Some(fanout);
+            let code = match subscribed {
                 Ok(QoS::AtMostOnce) => ReasonCode::GrantedQoS0,
                 Ok(QoS::AtLeastOnce) => ReasonCode::GrantedQoS1,
                 Ok(QoS::ExactlyOnce) => ReasonCode::GrantedQoS2,

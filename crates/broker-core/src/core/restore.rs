@@ -151,7 +151,7 @@ impl BrokerCore {
             // disconnect); it is published by the next `handle_timeout` if already due.
             if let Some(will) = record.will {
                 let at = now + Duration::from_secs(u64::from(will.delay)).saturating_sub(offline_for);
-                st.will = Some(will);
+                st.will = Some(Box::new(will));
                 st.will_at = Some(at);
                 table.timers.insert((at, id));
             }

@@ -62,7 +62,7 @@ impl BrokerCore {
                 old_notifier = st.notifier.take();
                 st.epoch += 1;
                 st.will_at = None;
-                let old_will = st.will.take();
+                let old_will = st.will.take().map(|w| *w);
                 if req.clean_start {
                     st.ended = true;
                     old.set_online(&mut st, false);
@@ -83,7 +83,7 @@ impl BrokerCore {
                     old.set_online(&mut st, true);
                     st.notifier = Some(req.notifier.clone());
                     st.expiry_interval = req.expiry_interval;
-                    st.will = req.will.take();
+                    st.will = req.will.take().map(Box::new);
                     st.expires_at = None;
                     st.inflight.mark_all_resend();
                     let epoch = st.epoch;
@@ -111,7 +111,7 @@ impl BrokerCore {
                         let mut st = lock(&session.state);
                         session.set_online(&mut st, true);
                         st.notifier = Some(req.notifier.clone());
-                        st.will = req.will.take();
+                        st.will = req.will.take().map(Box::new);
                     }
                     table.by_client.insert(req.client_id.clone(), session.clone());
                     table.by_id.insert(id, session.clone());
@@ -161,7 +161,7 @@ impl BrokerCore {
             st.notifier = None;
             // Offline sessions do not pause publishers: those waiting on this one read again.
             resume = st.take_drain_waiters(true);
-            let w = st.will.take().filter(|_| kind != DetachKind::Normal);
+            let w = st.will.take().filter(|_| kind != DetachKind::Normal).map(|w| *w);
             // Shared-group messages not yet received by this member go to another member: queued ones and
             // QoS 1 in flight. A QoS 2 message already sent stays with this session, to be completed when it
             // reconnects, and is never sent to another member [MQTT-4.8.2-4] [MQTT-4.8.2-5].
@@ -182,7 +182,7 @@ impl BrokerCore {
                 match w {
                     Some(w) if w.delay > 0 => {
                         let at = now + Duration::from_secs(u64::from(w.delay));
-                        st.will = Some(w);
+                        st.will = Some(Box::new(w));
                         st.will_at = Some(at);
                         table.timers.insert((at, session.id));
                     }
@@ -254,12 +254,12 @@ impl BrokerCore {
                 }
                 if st.will_at.is_some_and(|at| at <= now) {
                     st.will_at = None;
-                    will = st.will.take();
+                    will = st.will.take().map(|w| *w);
                 }
                 if st.expires_at.is_some_and(|at| at <= now) {
                     st.ended = true;
                     end = true;
-                    will = will.or_else(|| st.will.take());
+                    will = will.or_else(|| st.will.take().map(|w| *w));
                     drop(st);
                     table.by_client.remove(&session.client_id);
                     table.by_id.remove(&session.id);
@@ -282,7 +282,7 @@ impl BrokerCore {
     fn end_session(&self, session: &Session, fanout: &mut Fanout) {
         let (filters, mut shared) = {
             let mut st = lock(&session.state);
-            let filters: Vec<Arc<str>> = st.subscriptions.drain().map(|(f, _)| f).collect();
+            let filters: Vec<Arc<str>> = std::mem::take(&mut st.subscriptions).into_keys().collect();
             let mut shared = Vec::new();
             st.inflight.drain_unreceived(movable_shared, &mut shared);
             st.queue.drain_where(|d| d.shared.is_some(), &mut shared);
@@ -320,7 +320,7 @@ impl BrokerCore {
                 client_id: session.client_id.clone(),
                 expiry_interval: st.expiry_interval,
                 subscriptions: st.subscriptions.values().cloned().collect(),
-                will: st.will.clone(),
+                will: st.will.as_deref().cloned(),
                 online: st.online,
             }
         };

@@ -170,7 +170,12 @@ impl SnGateway {
                 let token = self.next_token;
                 self.next_token += 1;
                 self.bind_token(token, peer);
-                SnClient::new(token, Arc::from(id), now, self.config.connect_timeout)
+                Box::new(SnClient::new(
+                    token,
+                    Arc::from(id),
+                    now,
+                    self.config.connect_timeout,
+                ))
             }
         };
         c.state = SnClientState::Connecting;
@@ -297,7 +302,7 @@ impl SnGateway {
             }
             _ => {
                 let taken = std::mem::replace(c, SnClient::new(0, Arc::from(""), now, Duration::ZERO));
-                self.leave(now, taken, Leave::Disconnected);
+                self.leave(now, Box::new(taken), Leave::Disconnected);
                 false
             }
         }
@@ -363,7 +368,7 @@ impl SnGateway {
             }
             tracing::info!(client_id = %taken.client_id, %peer, state = ?taken.state,
                 "MQTT-SN client lost (no message within its keep alive or sleep duration)");
-            self.leave(now, taken, Leave::Lost);
+            self.leave(now, Box::new(taken), Leave::Lost);
             return false;
         }
         self.retransmit_due(now, peer, c)

@@ -227,7 +227,7 @@ impl SnGateway {
         if o.retries >= self.config.max_retries {
             tracing::info!(client_id = %c.client_id, %peer, "no acknowledgement after Nretry retransmissions: client lost");
             let taken = std::mem::replace(c, SnClient::new(0, Arc::from(""), now, Duration::ZERO));
-            self.leave(now, taken, Leave::Lost);
+            self.leave(now, Box::new(taken), Leave::Lost);
             return false;
         }
         o.retries += 1;

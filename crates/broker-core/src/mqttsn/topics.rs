@@ -8,8 +8,8 @@ use std::sync::Arc;
 /// Normal topic ids of one client, registered by it (REGISTER) or by the gateway before a delivery.
 #[derive(Debug, Default)]
 pub(crate) struct TopicTable {
-    by_id: HashMap<u16, Arc<str>>,
-    by_name: HashMap<Arc<str>, u16>,
+    by_id: HashMap<u16, Arc<str>, super::FastHash>,
+    by_name: HashMap<Arc<str>, u16, super::FastHash>,
     /// Last id handed out; allocation continues after it.
     last: u16,
 }

@@ -13,7 +13,7 @@ use crate::message::{Message, SessionId};
 use crate::persistence::{CommitTicket, Persistence, SubscriptionRecord};
 use crate::router::{SharedGroupKey, SubscriptionIds};
 use bytes::Bytes;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -124,10 +124,11 @@ pub(crate) struct SessionState {
     pub(crate) queue: OutQueue,
     pub(crate) inflight: Inflight,
     /// Inbound QoS 2 packet ids received (PUBREC sent) and not yet released by PUBREL.
-    pub(crate) inbound_qos2: HashSet<u16>,
-    pub(crate) subscriptions: HashMap<Arc<str>, SubscriptionRecord>,
+    pub(crate) inbound_qos2: BTreeSet<u16>,
+    pub(crate) subscriptions: BTreeMap<Arc<str>, SubscriptionRecord>,
     pub(crate) expiry_interval: u32,
-    pub(crate) will: Option<WillMessage>,
+    /// Boxed: most sessions have none, and inline it would double the size of every session.
+    pub(crate) will: Option<Box<WillMessage>>,
     /// When the delayed will is due (offline only).
     pub(crate) will_at: Option<Instant>,
     /// When the offline session expires; `None` while online or for sessions that never expire.
@@ -210,8 +211,8 @@ impl Session {
                 notifier: None,
                 queue: OutQueue::default(),
                 inflight: Inflight::default(),
-                inbound_qos2: HashSet::new(),
-                subscriptions: HashMap::new(),
+                inbound_qos2: BTreeSet::new(),
+                subscriptions: BTreeMap::new(),
                 expiry_interval,
                 will: None,
                 will_at: None,

@@ -11,7 +11,7 @@ pub use ack::{AckProperties, PubAck};
 pub use connack::{ConnAck, ConnAckProperties};
 pub use connect::{Connect, ConnectProperties, Will, WillProperties};
 pub use disconnect::{Auth, AuthProperties, Disconnect, DisconnectProperties};
-pub use publish::{Publish, PublishProperties};
+pub use publish::{Publish, PublishProperties, PublishRef};
 pub use subscribe::{
     RetainHandling, SubAck, Subscribe, SubscribeFilter, SubscribeProperties, SubscriptionOptions, UnsubAck,
     Unsubscribe,

@@ -87,15 +87,77 @@ impl Publish {
         finish(parse(src, src, version, dup, qos, retain))
     }
 
+    /// This PUBLISH as borrowed parts: the one encoding both share.
+    pub fn as_parts(&self) -> PublishRef<'_> {
+        PublishRef {
+            dup: self.dup,
+            qos: self.qos,
+            retain: self.retain,
+            topic: &self.topic,
+            packet_id: self.packet_id,
+            properties: &self.properties,
+            message_expiry_interval: self.properties.message_expiry_interval,
+            topic_alias: self.properties.topic_alias,
+            subscription_identifiers: &[],
+            payload: &self.payload,
+        }
+    }
+
+    /// The low nibble of the first byte.
+    pub(crate) fn flags(&self) -> u8 {
+        self.as_parts().flags()
+    }
+
+    /// Size of the body (variable header and payload).
+    pub(crate) fn body_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        self.as_parts().body_len(version)
+    }
+
+    /// Writes the body; sizes were checked by [`Publish::body_len`].
+    pub(crate) fn write_body(&self, version: ProtocolVersion, buf: &mut BytesMut) {
+        self.as_parts().write_body(version, buf);
+    }
+}
+
+/// A PUBLISH to encode from borrowed parts: what a broker sends for each delivery of a shared message. The
+/// encoding equals [`crate::encode_packet`] of a [`Publish`] whose properties are `properties` with
+/// `message_expiry_interval` and `topic_alias` replaced and `subscription_identifiers` appended, without
+/// cloning the properties (user properties, correlation data) for every subscriber.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishRef<'a> {
+    /// DUP: this may be a re-delivery (dropped at QoS 0, [MQTT-3.3.1-2]).
+    pub dup: bool,
+    /// QoS of this delivery.
+    pub qos: QoS,
+    /// RETAIN.
+    pub retain: bool,
+    /// Topic name; empty only in 5.0 when a topic alias stands in for it.
+    pub topic: &'a str,
+    /// Packet identifier: `Some` exactly when QoS > 0.
+    pub packet_id: Option<PacketId>,
+    /// The message's properties (5.0 only); its expiry and alias are replaced by the fields below, and its
+    /// subscription identifiers come before `subscription_identifiers`.
+    pub properties: &'a PublishProperties,
+    /// Message Expiry Interval to send (the remaining time).
+    pub message_expiry_interval: Option<u32>,
+    /// Topic Alias to send.
+    pub topic_alias: Option<NonZeroU16>,
+    /// Subscription Identifiers of this delivery, after the properties' own.
+    pub subscription_identifiers: &'a [NonZeroU32],
+    /// Application payload.
+    pub payload: &'a [u8],
+}
+
+impl PublishRef<'_> {
     /// The low nibble of the first byte. DUP is only sent with QoS > 0 ([MQTT-3.3.1-2]), so a message
     /// downgraded to QoS 0 loses it.
-    pub(crate) fn flags(&self) -> u8 {
+    fn flags(&self) -> u8 {
         let dup = self.dup && self.qos != QoS::AtMostOnce;
         (u8::from(dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain)
     }
 
     /// Size of the body (variable header and payload).
-    pub(crate) fn body_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+    fn body_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
         if !version.is_v5() && self.topic.is_empty() {
             return Err(EncodeError::EmptyTopic);
         }
@@ -107,21 +169,67 @@ impl Publish {
             n += 2;
         }
         if version.is_v5() {
-            n += properties::encoded_len(&self.properties)?;
+            n += properties::encoded_len(self)?;
         }
         Ok(n + self.payload.len())
     }
 
-    /// Writes the body; sizes were checked by [`Publish::body_len`].
-    pub(crate) fn write_body(&self, version: ProtocolVersion, buf: &mut BytesMut) {
+    /// Writes the body; sizes were checked by [`PublishRef::body_len`].
+    fn write_body(&self, version: ProtocolVersion, buf: &mut BytesMut) {
         wire::put_field(buf, self.topic.as_bytes());
         if self.qos != QoS::AtMostOnce {
             buf.put_u16(self.packet_id.map_or(0, NonZeroU16::get));
         }
         if version.is_v5() {
-            properties::write(&self.properties, buf);
+            properties::write(self, buf);
         }
-        buf.put_slice(&self.payload);
+        buf.put_slice(self.payload);
+    }
+
+    /// Total encoded size at `version`, fixed header included (what [`PublishRef::encode`] appends).
+    pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        let n = self.checked_body_len(version)?;
+        Ok(1 + wire::vbi_len(n) + n)
+    }
+
+    /// Appends this PUBLISH, encoded for `version`, to `buf` (reserving the space once); on error nothing
+    /// is written. On 3.x the properties are omitted.
+    pub fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<(), EncodeError> {
+        let n = self.checked_body_len(version)?;
+        buf.reserve(1 + wire::vbi_len(n) + n);
+        buf.put_u8((super::PacketType::Publish as u8) << 4 | self.flags());
+        wire::put_vbi(buf, n);
+        self.write_body(version, buf);
+        Ok(())
+    }
+
+    fn checked_body_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        let n = self.body_len(version)?;
+        if n > wire::MAX_VBI {
+            Err(EncodeError::PacketTooLarge(n))
+        } else {
+            Ok(n)
+        }
+    }
+}
+
+impl properties::VisitProps for PublishRef<'_> {
+    fn visit_props<S: PropSink>(&self, s: &mut S) {
+        let p = self.properties;
+        s.opt_flag(id::PAYLOAD_FORMAT_INDICATOR, p.payload_format_indicator);
+        s.opt_u32(id::MESSAGE_EXPIRY_INTERVAL, self.message_expiry_interval);
+        s.opt_u16(id::TOPIC_ALIAS, self.topic_alias.map(NonZeroU16::get));
+        s.opt_str(id::RESPONSE_TOPIC, p.response_topic.as_ref());
+        s.opt_bin(id::CORRELATION_DATA, p.correlation_data.as_ref());
+        s.users(&p.user_properties);
+        for sid in p
+            .subscription_identifiers
+            .iter()
+            .chain(self.subscription_identifiers)
+        {
+            s.vbi(id::SUBSCRIPTION_IDENTIFIER, sid.get());
+        }
+        s.opt_str(id::CONTENT_TYPE, p.content_type.as_ref());
     }
 }
 
