@@ -12,7 +12,7 @@
 #   UNPINNED_ROUNDS=1    rounds in the unpinned pass (0 skips it)
 #   BENCH_DURATION=10    seconds per run (flood, fan-out, fan-in, latency; conn holds this long)
 #   FINDMAX_STEP=2       seconds per find-max step
-#   SCENARIOS="tp-q0 tp-q1 flood fanout fanin latency conn"
+#   SCENARIOS="tp-q0 tp-q1 flood fanout fanin latency latency20k conn"
 #   BROKERS="tern mosquitto rumqttd"
 #   CONNS=10000          connections for `conn`
 #   OUT=target/bench-compare/<time>   where raw JSON lines and the table go
@@ -24,7 +24,7 @@ ROUNDS=${ROUNDS:-3}
 UNPINNED_ROUNDS=${UNPINNED_ROUNDS:-1}
 DUR=${BENCH_DURATION:-10}
 STEP=${FINDMAX_STEP:-2}
-SCENARIOS=${SCENARIOS:-"tp-q0 tp-q1 flood fanout fanin latency conn"}
+SCENARIOS=${SCENARIOS:-"tp-q0 tp-q1 flood fanout fanin latency latency20k conn"}
 BROKERS=${BROKERS:-"tern mosquitto rumqttd"}
 CONNS=${CONNS:-10000}
 OUT=${OUT:-$ROOT/target/bench-compare/$(date +%Y%m%d-%H%M%S)}
@@ -142,6 +142,7 @@ scenario_args() {
         fanout) echo "fanout --clients 500 -t fan/topic -q 0 -d $DUR" ;;
         fanin) echo "fanin --clients 500 -t fanin/%i -q 0 -d $DUR" ;;
         latency) echo "latency -r 1000 -d $DUR" ;;
+        latency20k) echo "latency -r 20000 -d $DUR" ;;
         conn) echo "conn --clients $CONNS -d $DUR" ;;
     esac
 }

@@ -4,7 +4,7 @@ independently of Tern's code with the Python standard library only (paho-mqtt do
 
 It speaks raw MQTT 5 over a socket and does SCRAM (RFC 5802/7677) with hashlib/hmac, checking the broker's
 server signature. The broker must know USER with a SCRAM-SHA-256 credential for PASSWORD
-(`tern passwd add --scram FILE USER`). Prints one line per check and 'N passed, N failed'; exits non-zero on
+(`tern passwd add --scram FILE USER`). Prints one line per check and 'interop-scram: N passed, N failed'; exits non-zero on
 any failure. Every wait is bounded.
 """
 import argparse
@@ -244,7 +244,7 @@ def main():
         except Exception as e:  # noqa: BLE001 - report every failure and go on
             print(f"FAIL scram {check.__name__[6:]}: {type(e).__name__}: {e}")
             failed += 1
-    print(f"{passed} passed, {failed} failed")
+    print(f"interop-scram: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
 

@@ -117,12 +117,28 @@ pub struct BenchArgs {
     /// `find-max`: highest p99 latency in milliseconds a rate may show and still count as sustained.
     #[arg(long, default_value_t = 50.0)]
     pub max_p99_ms: f64,
+    /// CA certificate (PEM) to trust for mqtts://, wss:// and quic:// instead of the system's, e.g. Tern's
+    /// development certificate `tern-data/tls/dev-cert.pem`.
+    #[arg(long)]
+    pub cafile: Option<std::path::PathBuf>,
+    /// Accept any server certificate (development only).
+    #[arg(long)]
+    pub insecure: bool,
     /// Print the summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
 }
 
 impl BenchArgs {
+    /// The TLS trust `--cafile` and `--insecure` ask for.
+    pub fn tls(&self) -> tern_client::TlsOptions {
+        tern_client::TlsOptions {
+            ca_file: self.cafile.clone(),
+            insecure: self.insecure,
+            ..tern_client::TlsOptions::default()
+        }
+    }
+
     /// QoS as the codec's type.
     pub fn qos(&self) -> QoS {
         QoS::from_u8(self.qos).unwrap_or(QoS::AtMostOnce)

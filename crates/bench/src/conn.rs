@@ -7,7 +7,7 @@ use bytes::BytesMut;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::num::NonZeroU16;
 use std::time::Duration;
-use tern_client::{BoxStream, ServerUrl, Transport};
+use tern_client::{BoxStream, ServerUrl, TlsOptions, Transport};
 use tern_mqtt_codec::{
     Connect, Packet, ProtocolVersion, QoS, ReasonCode, Subscribe, SubscribeProperties, decode_packet,
     encode_packet,
@@ -28,6 +28,8 @@ pub struct Target {
     keep_alive: u16,
     /// Session expiry every connection asks for; above 0 its session is durable (3.1.1: clean session 0).
     session_expiry: u32,
+    /// Which server certificates `mqtts://`, `wss://` and `quic://` trust.
+    tls: TlsOptions,
 }
 
 impl Target {
@@ -63,7 +65,15 @@ impl Target {
             version,
             keep_alive,
             session_expiry: 0,
+            tls: TlsOptions::default(),
         })
+    }
+
+    /// Trusts what `tls` says (`--cafile`, `--insecure`) instead of the system's CAs, so a broker with a
+    /// development certificate can be measured over TLS, WebSocket over TLS and QUIC.
+    pub fn with_tls(mut self, tls: TlsOptions) -> Target {
+        self.tls = tls;
+        self
     }
 
     /// Connections ask for durable sessions (`secs` > 0), so a broker with persistence stores their
@@ -81,7 +91,7 @@ impl Target {
     /// Opens connection number `index`'s byte stream (from its source address, if any), sending nothing.
     pub(crate) async fn open(&self, index: usize) -> Result<BoxStream> {
         let (Some(addr), Some(src)) = (self.addr, self.sources.get(index % self.sources.len().max(1))) else {
-            return tern_client::open(&self.url, HANDSHAKE_TIMEOUT)
+            return tern_client::open_with(&self.url, HANDSHAKE_TIMEOUT, &self.tls)
                 .await
                 .map_err(|e| anyhow!("{e}"));
         };

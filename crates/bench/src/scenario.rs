@@ -476,7 +476,8 @@ pub async fn run_scenario(args: &BenchArgs) -> Result<Summary> {
     let target = Arc::new(
         Target::new(&args.url, args.level.version(), sources, args.duration())
             .await?
-            .with_session_expiry(args.session_expiry),
+            .with_session_expiry(args.session_expiry)
+            .with_tls(args.tls()),
     );
     let pub_target = match &args.pub_url {
         Some(url) if crate::args::is_mqttsn(url) => {
@@ -485,7 +486,8 @@ pub async fn run_scenario(args: &BenchArgs) -> Result<Summary> {
         Some(url) => PubTarget::Mqtt(Arc::new(
             Target::new(url, args.level.version(), Vec::new(), args.duration())
                 .await?
-                .with_session_expiry(args.session_expiry),
+                .with_session_expiry(args.session_expiry)
+                .with_tls(args.tls()),
         )),
         None => PubTarget::Mqtt(target.clone()),
     };
