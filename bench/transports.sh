@@ -54,15 +54,15 @@ for _ in $(seq 50); do [ -s "$ca" ] && break; sleep 0.1; done
 
 bench() { # label, bench arguments...
     local label=$1; shift
-    taskset -c 1 "$TERN_BIN" bench find-max -p 4 -s 4 -q 0 -r "$START" -d "$STEP" -V 3 --cafile "$ca" --json \
+    taskset -c 1 "$TERN_BIN" bench find-max -p 4 -q 0 -r "$START" -d "$STEP" -V 3 --cafile "$ca" --json \
         --client-prefix "$label" "$@" >"$OUT/$label.json" 2>>"$OUT/bench-stderr.log" || echo '{"failed":true}' >"$OUT/$label.json"
     echo "$label" >>"$OUT/order"
 }
-bench mqtt -t 'tp/%i' -f 'tp/+' --url "mqtt://127.0.0.1:$tcp"
-bench mqtts -t 'tp/%i' -f 'tp/+' --url "mqtts://localhost:$tls"
-bench ws -t 'tp/%i' -f 'tp/+' --url "ws://127.0.0.1:$ws/mqtt"
-bench wss -t 'tp/%i' -f 'tp/+' --url "wss://localhost:$wss/mqtt"
-bench quic -t 'tp/%i' -f 'tp/+' --url "quic://localhost:$quic"
+bench mqtt -s 4 -t 'tp/%i' -f 'tp/+' --url "mqtt://127.0.0.1:$tcp"
+bench mqtts -s 4 -t 'tp/%i' -f 'tp/+' --url "mqtts://localhost:$tls"
+bench ws -s 4 -t 'tp/%i' -f 'tp/+' --url "ws://127.0.0.1:$ws/mqtt"
+bench wss -s 4 -t 'tp/%i' -f 'tp/+' --url "wss://localhost:$wss/mqtt"
+bench quic -s 4 -t 'tp/%i' -f 'tp/+' --url "quic://localhost:$quic"
 bench mqttsn -t 'sn/%i' -f 'sn/+' -s 1 --url "mqtt://127.0.0.1:$tcp" --pub-url "mqttsn://127.0.0.1:$sn"
 peak=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$pid/status")
 
