@@ -27,6 +27,11 @@ pub struct CoreConfig {
     pub max_queued_messages: usize,
     /// Bytes (topic + payload) queued per session before the drop policy applies.
     pub max_queued_bytes: usize,
+    /// QoS 1/2 messages a durable session (session expiry above 0) keeps in the store beyond its in-memory
+    /// queue: an offline session's backlog past the first 1,000, and an online one's past
+    /// `max_queued_messages` (a subscriber that stays slow), live on disk up to this many instead of being
+    /// dropped. Needs a store; beyond it new messages are dropped and counted.
+    pub max_stored_messages: usize,
     /// What to drop when a session queue is full.
     pub queue_drop_policy: QueueDropPolicy,
     /// Largest keep alive accepted, in seconds; 0 = no cap. A client asking for more (or for 0) is told the
@@ -101,6 +106,7 @@ impl Default for CoreConfig {
             max_outbound_inflight: 128,
             max_queued_messages: 1000,
             max_queued_bytes: 64 * 1024 * 1024,
+            max_stored_messages: 100_000,
             queue_drop_policy: QueueDropPolicy::DropNew,
             max_keepalive: 0,
             max_session_expiry: u32::MAX,

@@ -382,3 +382,50 @@ fn a_long_offline_queue_stays_on_disk_and_drains_in_order_also_after_a_restart()
     store.close();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_online_subscriber_that_stays_slow_gets_its_backlog_from_disk_not_dropped() {
+    const N: usize = 3500;
+    let dir = temp_dir("slow-online");
+    let path = dir.join("tern.redb");
+    let now = Instant::now();
+    let (store, rec) = Store::open(&path, Durability::Sync, now).unwrap();
+    let hooks = Hooks {
+        persistence: store.clone(),
+        ..Hooks::default()
+    };
+    // The default in-memory queue (1,000 messages); the rest must go to the store, not be dropped.
+    let config = CoreConfig {
+        sys_interval: None,
+        ..CoreConfig::default()
+    };
+    let core = BrokerCore::with_hooks(config, hooks, now);
+    core.restore(rec, now);
+    let (h, _) = attach(&core, "slow", true, 3600, now);
+    let mut fanout = Fanout::default();
+    let req = SubscribeRequest {
+        filter: "q",
+        options: SubscriptionOptions {
+            qos: QoS::AtLeastOnce,
+            ..Default::default()
+        },
+        subscription_id: None,
+    };
+    core.subscribe(&h, &Identity::default(), req, now, &mut fanout)
+        .unwrap();
+    let expected: Vec<String> = (0..N).map(|i| format!("m{i}")).collect();
+    for p in &expected {
+        core.publish(msg("q", p, QoS::AtLeastOnce, false), now, false, &mut fanout)
+            .unwrap();
+    }
+    store.flush();
+    assert_eq!(core.stats().dropped, 0, "nothing acknowledged was dropped");
+    assert!(
+        h.queued_len() <= 1000,
+        "memory holds the queue limit: {}",
+        h.queued_len()
+    );
+    assert_eq!(drain(&store, &h, now), expected, "every message once, in order");
+    store.close();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -64,6 +64,8 @@ pub struct LimitsConfig {
     pub max_queued_messages: Option<usize>,
     /// Bytes queued per session.
     pub max_queued_bytes: Option<usize>,
+    /// QoS 1/2 messages a durable session keeps on disk beyond its in-memory queue.
+    pub max_stored_messages: Option<usize>,
     /// Which message a full queue drops: "oldest" or "new".
     pub queue_drop: Option<QueueDrop>,
     /// Largest keep alive accepted, in seconds (0: no cap); a larger one is replaced by Server Keep Alive.

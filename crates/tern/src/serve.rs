@@ -87,6 +87,9 @@ fn core_config(config: &Config) -> CoreConfig {
     if let Some(v) = l.max_queued_messages {
         c.max_queued_messages = v;
     }
+    if let Some(v) = l.max_stored_messages {
+        c.max_stored_messages = v;
+    }
     if let Some(v) = l.max_queued_bytes {
         c.max_queued_bytes = v;
     }

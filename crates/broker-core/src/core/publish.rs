@@ -237,14 +237,23 @@ impl BrokerCore {
         let commit =
             (durable && fanout.persist).then(|| fanout.commit.get_or_insert_with(CommitTicket::new).clone());
         let mut dropped = Vec::new();
-        // A long queue of an offline session (and everything behind a spilled part) stays on disk only.
+        // A durable session's backlog past its in-memory head stays on disk only (and so does everything
+        // behind a spilled part, to keep the order): an offline session keeps the first `SPILL_AT` in
+        // memory, an online one a full queue, so a subscriber that stays slow loses no QoS 1/2 message
+        // until `max_stored_messages`.
+        let head = if st.online {
+            limits.max_messages
+        } else {
+            crate::session::SPILL_AT.min(limits.max_messages)
+        };
         let spill = durable
             && delivery.shared.is_none()
             && spills
-            && (st.spilled > 0 || (!st.online && st.queue.len() >= crate::session::SPILL_AT));
+            && (st.spilled > 0 || st.queue.len() >= head || st.queue.is_full(delivery.msg.size(), &limits));
         let queued = if spill {
-            if st.queue.len() as u64 + st.spilled >= limits.max_messages as u64 {
+            if st.spilled >= self.config.max_stored_messages as u64 {
                 Stats::add(&self.stats.dropped, 1);
+                tracing::debug!(client_id = %session.client_id, "stored queue full: message dropped");
                 false
             } else {
                 st.spilled += 1;

@@ -63,7 +63,8 @@ impl OutQueue {
             || self.bytes >= limits.max_bytes - limits.max_bytes / 4
     }
 
-    fn is_full(&self, extra: usize, limits: &QueueLimits) -> bool {
+    /// True when `extra` more bytes (or one more delivery) would pass a limit.
+    pub(crate) fn is_full(&self, extra: usize, limits: &QueueLimits) -> bool {
         self.items.len() >= limits.max_messages || self.bytes + extra > limits.max_bytes
     }
 
