@@ -1,15 +1,14 @@
 //! Fan-out to several durable sessions stores the payload once (format 2): queue rows refer to one message
 //! row, which goes with its last reference; a format 1 file is migrated when opened.
 
+mod support;
+use support::*;
+
 use redb::{Database, ReadableDatabase, ReadableTableMetadata, TableDefinition};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::{Duration, Instant};
-use tern_broker_core::{
-    AttachRequest, BrokerCore, CoreConfig, DetachKind, Fanout, Hooks, Identity, Message, Outbound,
-    SessionHandle, SubscribeRequest,
-};
-use tern_mqtt_codec::{QoS, SubscriptionOptions};
+use tern_broker_core::{BrokerCore, DetachKind, Fanout, Outbound, SessionHandle};
+use tern_mqtt_codec::QoS;
 use tern_store::{Durability, FORMAT_VERSION, Store};
 
 // The store's table names, as a reader of the file sees them.
@@ -17,63 +16,9 @@ const MESSAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("messages");
 const QUEUE: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("queue");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tern-store-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn core_with(store: &Arc<Store>, now: Instant) -> Arc<BrokerCore> {
-    let hooks = Hooks {
-        persistence: store.clone(),
-        ..Hooks::default()
-    };
-    let config = CoreConfig {
-        sys_interval: None,
-        ..CoreConfig::default()
-    };
-    BrokerCore::with_hooks(config, hooks, now)
-}
-
-fn attach(core: &BrokerCore, id: &str, clean: bool, now: Instant) -> SessionHandle {
-    core.attach(
-        AttachRequest {
-            client_id: Arc::from(id),
-            clean_start: clean,
-            expiry_interval: 3600,
-            will: None,
-            notifier: Arc::new(|| {}),
-        },
-        now,
-    )
-    .handle
-}
-
-fn subscribe(core: &BrokerCore, h: &SessionHandle, filter: &str, now: Instant) {
-    let req = SubscribeRequest {
-        filter,
-        options: SubscriptionOptions {
-            qos: QoS::AtLeastOnce,
-            ..Default::default()
-        },
-        subscription_id: None,
-    };
-    core.subscribe(h, &Identity::default(), req, now, &mut Fanout::default())
-        .unwrap();
-}
-
 fn publish(core: &BrokerCore, payload: Vec<u8>, now: Instant) {
-    let msg = Arc::new(Message {
-        topic: "t".into(),
-        payload: payload.into(),
-        qos: QoS::AtLeastOnce,
-        retain: false,
-        properties: Default::default(),
-        expires_at: None,
-        publisher: None,
-    });
-    core.publish(msg, now, false, &mut Fanout::default()).unwrap();
+    let m = msg("t", payload, QoS::AtLeastOnce, false);
+    core.publish(m, now, false, &mut Fanout::default()).unwrap();
 }
 
 /// (message rows, queue rows, bytes of all message rows) in the file.
@@ -118,7 +63,7 @@ fn fan_out_stores_the_payload_once_and_frees_it_with_the_last_reference() {
         let core = core_with(&store, now);
         core.restore(rec, now);
         for id in ["a", "b", "c"] {
-            let h = attach(&core, id, true, now);
+            let h = attach(&core, id, true, 3600, now).0;
             subscribe(&core, &h, "t", now);
             core.detach(&h, DetachKind::Normal, now);
         }
@@ -140,9 +85,9 @@ fn fan_out_stores_the_payload_once_and_frees_it_with_the_last_reference() {
         let (store, rec) = Store::open(&path, Durability::Sync, later).unwrap();
         let core = core_with(&store, later);
         assert_eq!(core.restore(rec, later).deliveries, 6);
-        let a = attach(&core, "a", false, later);
+        let a = attach(&core, "a", false, 3600, later).0;
         assert_eq!(ack_all(&a, later), vec![10_000, 10_000]);
-        let b = attach(&core, "b", false, later);
+        let b = attach(&core, "b", false, 3600, later).0;
         assert_eq!(ack_all(&b, later), vec![10_000, 10_000]);
         store.flush();
         store.close();
@@ -153,7 +98,7 @@ fn fan_out_stores_the_payload_once_and_frees_it_with_the_last_reference() {
         let core = core_with(&store, later);
         core.restore(rec, later);
         // c ends its session (clean start): its rows and the last references go.
-        let c = attach(&core, "c", true, later);
+        let c = attach(&core, "c", true, 3600, later).0;
         core.detach(&c, DetachKind::Normal, later);
         store.close();
     }
@@ -171,7 +116,7 @@ fn a_format_1_store_is_migrated_and_its_inline_rows_still_read() {
         let (store, rec) = Store::open(&path, Durability::Sync, now).unwrap();
         let core = core_with(&store, now);
         core.restore(rec, now);
-        let h = attach(&core, "only", true, now);
+        let h = attach(&core, "only", true, 3600, now).0;
         subscribe(&core, &h, "t", now);
         core.detach(&h, DetachKind::Normal, now);
         publish(&core, b"old".to_vec(), now);
@@ -188,7 +133,7 @@ fn a_format_1_store_is_migrated_and_its_inline_rows_still_read() {
     let (store, rec) = Store::open(&path, Durability::Sync, now).unwrap();
     let core = core_with(&store, now);
     assert_eq!(core.restore(rec, now).deliveries, 1);
-    let h = attach(&core, "only", false, now);
+    let h = attach(&core, "only", false, 3600, now).0;
     assert_eq!(ack_all(&h, now), vec![3]);
     store.close();
     let db = Database::open(&path).unwrap();

@@ -2,73 +2,13 @@
 //! SUBSCRIBE to a durable session, and a shared-subscription delivery (which keeps its group, so it can
 //! still move to another member after the restart).
 
-use std::path::PathBuf;
-use std::sync::Arc;
+mod support;
+use support::*;
+
 use std::time::{Duration, Instant};
-use tern_broker_core::{
-    AttachRequest, BrokerCore, CoreConfig, Fanout, Hooks, Identity, Message, Outbound, SessionHandle,
-    SubscribeRequest,
-};
-use tern_mqtt_codec::{QoS, SubscriptionOptions};
+use tern_broker_core::{Fanout, Outbound, SessionHandle};
+use tern_mqtt_codec::QoS;
 use tern_store::{Durability, Store};
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tern-store-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn core_with(store: &Arc<Store>, now: Instant) -> Arc<BrokerCore> {
-    let hooks = Hooks {
-        persistence: store.clone(),
-        ..Hooks::default()
-    };
-    let config = CoreConfig {
-        sys_interval: None,
-        ..CoreConfig::default()
-    };
-    BrokerCore::with_hooks(config, hooks, now)
-}
-
-fn attach(core: &BrokerCore, id: &str, clean: bool, now: Instant) -> (SessionHandle, bool) {
-    let a = core.attach(
-        AttachRequest {
-            client_id: Arc::from(id),
-            clean_start: clean,
-            expiry_interval: 3600,
-            will: None,
-            notifier: Arc::new(|| {}),
-        },
-        now,
-    );
-    (a.handle, a.session_present)
-}
-
-fn subscribe(core: &BrokerCore, h: &SessionHandle, filter: &str, now: Instant) {
-    let req = SubscribeRequest {
-        filter,
-        options: SubscriptionOptions {
-            qos: QoS::AtLeastOnce,
-            ..Default::default()
-        },
-        subscription_id: None,
-    };
-    core.subscribe(h, &Identity::default(), req, now, &mut Fanout::default())
-        .unwrap();
-}
-
-fn msg(topic: &str, payload: &str, retain: bool) -> Arc<Message> {
-    Arc::new(Message {
-        topic: topic.into(),
-        payload: bytes::Bytes::copy_from_slice(payload.as_bytes()),
-        qos: QoS::AtLeastOnce,
-        retain,
-        properties: Default::default(),
-        expires_at: None,
-        publisher: None,
-    })
-}
 
 /// (payload, DUP, packet id) of every PUBLISH pulled.
 fn pull(h: &SessionHandle, now: Instant) -> Vec<(String, bool, Option<u16>)> {
@@ -100,9 +40,14 @@ fn retained_message_sent_at_subscribe_to_a_durable_session_survives_a_crash_befo
         let (store, rec) = Store::open(&path, Durability::Sync, now).unwrap();
         let core = core_with(&store, now);
         core.restore(rec, now);
-        core.publish(msg("r", "kept", true), now, false, &mut Fanout::default())
-            .unwrap();
-        let (sub, _) = attach(&core, "sub", true, now);
+        core.publish(
+            msg("r", "kept", QoS::AtLeastOnce, true),
+            now,
+            false,
+            &mut Fanout::default(),
+        )
+        .unwrap();
+        let (sub, _) = attach(&core, "sub", true, 3600, now);
         subscribe(&core, &sub, "r", now);
         store.flush();
         let got = pull(&sub, now);
@@ -126,7 +71,7 @@ fn retained_message_sent_at_subscribe_to_a_durable_session_survives_a_crash_befo
         counts.deliveries, 1,
         "the unacknowledged retained delivery is in the session's queue"
     );
-    let (sub, present) = attach(&core, "sub", false, later);
+    let (sub, present) = attach(&core, "sub", false, 3600, later);
     assert!(present);
     assert_eq!(
         pull(&sub, later),
@@ -146,14 +91,19 @@ fn a_restored_shared_delivery_keeps_its_group_and_moves_to_another_member() {
         let (store, rec) = Store::open(&path, Durability::Sync, now).unwrap();
         let core = core_with(&store, now);
         core.restore(rec, now);
-        let (b, _) = attach(&core, "b", true, now);
+        let (b, _) = attach(&core, "b", true, 3600, now);
         subscribe(&core, &b, "$share/g/s", now);
         core.detach(&b, tern_broker_core::DetachKind::Normal, now);
-        let (a, _) = attach(&core, "a", true, now);
+        let (a, _) = attach(&core, "a", true, 3600, now);
         subscribe(&core, &a, "$share/g/s", now);
         // b is offline, so the group picks a, which crashes before reading it.
-        core.publish(msg("s", "m1", false), now, false, &mut Fanout::default())
-            .unwrap();
+        core.publish(
+            msg("s", "m1", QoS::AtLeastOnce, false),
+            now,
+            false,
+            &mut Fanout::default(),
+        )
+        .unwrap();
         store.flush();
         store.close();
     }
@@ -173,9 +123,9 @@ fn a_restored_shared_delivery_keeps_its_group_and_moves_to_another_member() {
     assert_eq!((key.group(), key.filter()), ("g", "s"));
     let core = core_with(&store, later);
     core.restore(rec, later);
-    let (b, _) = attach(&core, "b", false, later);
+    let (b, _) = attach(&core, "b", false, 3600, later);
     // a comes back with a clean start: its session ends and its group message goes to b, not to waste.
-    let (_a, present) = attach(&core, "a", true, later);
+    let (_a, present) = attach(&core, "a", true, 3600, later);
     assert!(!present);
     store.flush();
     let got = pull(&b, later);

@@ -4,9 +4,11 @@
 //! after PUBCOMP. The retransmission after the first restart is recognised and not routed again; after the
 //! second, the same message id is a new message.
 
+mod support;
+use support::*;
+
 use bytes::{Bytes, BytesMut};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tern_broker_core::mqttsn::{SnConfig, SnGateway};
@@ -155,13 +157,6 @@ fn received(h: &SessionHandle, now: Instant) -> Vec<String> {
         }
     }
     got
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tern-store-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

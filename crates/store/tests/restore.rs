@@ -1,60 +1,24 @@
 //! The store behind a real `BrokerCore`: what was acknowledged comes back after a restart, in order, with
 //! in-flight deliveries re-sent as DUP under their ids; damaged files are refused with a clear message.
 
-use std::path::PathBuf;
+mod support;
+use support::*;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tern_broker_core::{
-    AttachRequest, BrokerCore, CoreConfig, DetachKind, Fanout, Hooks, Identity, Message, Outbound,
-    SessionHandle, SubscribeRequest,
+    BrokerCore, CoreConfig, DetachKind, Fanout, Identity, Outbound, SessionHandle, SubscribeRequest,
 };
 use tern_mqtt_codec::{QoS, SubscriptionOptions};
 use tern_store::{Durability, Store, StoreError};
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tern-store-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
+/// A core whose in-memory queues are long, so the tests see where the store starts.
 fn core_with(store: &Arc<Store>, now: Instant) -> Arc<BrokerCore> {
-    let hooks = Hooks {
-        persistence: store.clone(),
-        ..Hooks::default()
-    };
     let config = CoreConfig {
-        sys_interval: None,
         max_queued_messages: 100_000,
-        ..CoreConfig::default()
+        ..quiet_config()
     };
-    BrokerCore::with_hooks(config, hooks, now)
-}
-
-fn attach(core: &BrokerCore, id: &str, clean: bool, expiry: u32, now: Instant) -> (SessionHandle, bool) {
-    let a = core.attach(
-        AttachRequest {
-            client_id: Arc::from(id),
-            clean_start: clean,
-            expiry_interval: expiry,
-            will: None,
-            notifier: Arc::new(|| {}),
-        },
-        now,
-    );
-    (a.handle, a.session_present)
-}
-
-fn msg(topic: &str, payload: &str, qos: QoS, retain: bool) -> Arc<Message> {
-    Arc::new(Message {
-        topic: topic.into(),
-        payload: bytes::Bytes::copy_from_slice(payload.as_bytes()),
-        qos,
-        retain,
-        properties: Default::default(),
-        expires_at: None,
-        publisher: None,
-    })
+    core_on(store, config, now)
 }
 
 fn payloads(out: &[Outbound]) -> Vec<(String, bool, Option<u16>)> {
@@ -101,7 +65,7 @@ fn sessions_queues_inflight_and_retained_survive_a_restart() {
         let mut tickets = Vec::new();
         for i in 0..5 {
             let out = core.publish(
-                msg("a/x", &format!("m{i}"), QoS::ExactlyOnce, false),
+                msg("a/x", format!("m{i}"), QoS::ExactlyOnce, false),
                 now,
                 false,
                 &mut fanout,
@@ -390,16 +354,8 @@ fn an_online_subscriber_that_stays_slow_gets_its_backlog_from_disk_not_dropped()
     let path = dir.join("tern.redb");
     let now = Instant::now();
     let (store, rec) = Store::open(&path, Durability::Sync, now).unwrap();
-    let hooks = Hooks {
-        persistence: store.clone(),
-        ..Hooks::default()
-    };
     // The default in-memory queue (1,000 messages); the rest must go to the store, not be dropped.
-    let config = CoreConfig {
-        sys_interval: None,
-        ..CoreConfig::default()
-    };
-    let core = BrokerCore::with_hooks(config, hooks, now);
+    let core = core_on(&store, quiet_config(), now);
     core.restore(rec, now);
     let (h, _) = attach(&core, "slow", true, 3600, now);
     let mut fanout = Fanout::default();
