@@ -35,6 +35,20 @@ pub struct PubPlan {
     pub qos: u8,
 }
 
+impl PubPlan {
+    /// When a publisher that sent `sent` messages and could send no more this round wakes next: at the next
+    /// paced send when it waits for the pace alone, otherwise (a full QoS 1/2 window: an ack wakes it sooner)
+    /// at the deadline.
+    pub(crate) fn next_wake(&self, sent: u64, paced_wait: bool, window_full: bool) -> Instant {
+        if paced_wait && !window_full {
+            let next = self.start + Duration::from_secs_f64(sent as f64 / self.rate.max(1e-9));
+            next.min(self.deadline)
+        } else {
+            self.deadline
+        }
+    }
+}
+
 /// Publishes per `plan`; returns how many were sent and when the last one left.
 pub async fn publish(
     mut conn: Conn,
@@ -84,12 +98,7 @@ pub async fn publish(
             }
             continue;
         }
-        let next = plan.start + Duration::from_secs_f64(sent as f64 / plan.rate.max(1e-9));
-        let wake = if paced_wait && !window_full {
-            next.min(plan.deadline)
-        } else {
-            plan.deadline
-        };
+        let wake = plan.next_wake(sent, paced_wait, window_full);
         if plan.qos == 0 {
             tokio::time::sleep_until(wake).await;
             continue;
@@ -225,4 +234,31 @@ pub async fn subscribe(
     }
     conn.close().await;
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_paced_publisher_wakes_at_its_next_send_and_a_full_window_at_the_deadline() {
+        let start = Instant::now();
+        let plan = PubPlan {
+            rate: 100.0,
+            count: 1000,
+            start,
+            deadline: start + Duration::from_secs(5),
+            window: 10,
+            qos: 1,
+        };
+        assert_eq!(
+            plan.next_wake(50, true, false),
+            start + Duration::from_millis(500)
+        );
+        // Past the deadline the pace gives way to it.
+        assert_eq!(plan.next_wake(900, true, false), plan.deadline);
+        // A full window waits for an ack (or the deadline), not the pace.
+        assert_eq!(plan.next_wake(50, true, true), plan.deadline);
+        assert_eq!(plan.next_wake(50, false, true), plan.deadline);
+    }
 }

@@ -229,12 +229,7 @@ pub async fn publish(
             tokio::task::yield_now().await;
             continue;
         }
-        let next = plan.start + Duration::from_secs_f64(sent as f64 / plan.rate.max(1e-9));
-        let wake = if paced_wait && !window_full {
-            next.min(plan.deadline)
-        } else {
-            plan.deadline
-        };
+        let wake = plan.next_wake(sent, paced_wait, window_full);
         if plan.qos == 0 {
             tokio::time::sleep_until(wake).await;
             continue;
