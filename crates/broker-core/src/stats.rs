@@ -39,6 +39,10 @@ pub struct Stats {
     pub(crate) flap_bans: AtomicU64,
     /// CONNECTs refused because the client id is banned for flapping.
     pub(crate) flap_refused: AtomicU64,
+    /// New connections a listener refused for its `connection_rate` (every transport).
+    pub(crate) connection_rate_refused: AtomicU64,
+    /// Connections that failed before MQTT began: PROXY header, TLS, WebSocket or QUIC handshake, deadline.
+    pub(crate) handshake_failures: AtomicU64,
 }
 
 impl Stats {
@@ -100,4 +104,8 @@ pub struct StatsSnapshot {
     pub flap_bans: u64,
     /// CONNECTs refused because the client id is banned for flapping.
     pub flap_refused: u64,
+    /// New connections a listener refused for its `connection_rate` (every transport).
+    pub connection_rate_refused: u64,
+    /// Connections that failed before MQTT began (PROXY header, TLS, WebSocket or QUIC handshake).
+    pub handshake_failures: u64,
 }

@@ -71,6 +71,12 @@ impl Drop for ConnectionGuard {
     }
 }
 
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker").finish_non_exhaustive()
+    }
+}
+
 impl Broker {
     /// Builds the core from `config` and starts its timer task (session expiry, delayed wills, `$SYS`).
     /// Must be called inside a tokio runtime.

@@ -425,6 +425,30 @@ async fn a_connection_that_sends_no_connect_is_closed_at_the_deadline() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_handshakes_are_counted_in_the_brokers_totals() {
+    let server = start(Setup::default()).await;
+    // Plain bytes to the TLS, WSS and WebSocket listeners: not a TLS ClientHello, not an HTTP upgrade.
+    for f in [Frontend::Tls, Frontend::Wss, Frontend::Ws] {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", server.port(f)))
+            .await
+            .unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut s, b"\x10\x00garbage, not a handshake\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 256];
+        // The listener closes it (after an HTTP 400 on WebSocket).
+        let _ = tokio::time::timeout(WAIT, async {
+            while tokio::io::AsyncReadExt::read(&mut s, &mut buf).await.unwrap_or(0) > 0 {}
+        })
+        .await;
+    }
+    eventually("three failed handshakes in the totals", || {
+        server.broker.core().stats().handshake_failures >= 3
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_listener_connection_rate_are_refused_before_mqtt() {
     let server = start(Setup {
         connection_rate: Some(1),
@@ -471,4 +495,10 @@ async fn connections_over_the_listener_connection_rate_are_refused_before_mqtt()
         }
     }
     assert!(congested > 0, "no MQTT-SN CONNECT refused");
+    // Every listener's refusals add up in the broker's totals (`$SYS/broker/limits/connection rate refused`).
+    let listeners: u64 = Frontend::ALL.into_iter().map(|f| server.refused_rate(f)).sum();
+    assert_eq!(
+        server.broker.core().stats().connection_rate_refused,
+        listeners + congested
+    );
 }

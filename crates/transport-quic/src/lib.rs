@@ -173,6 +173,7 @@ impl QuicFrontend {
     /// stops accepting, lets the connections finish (the broker disconnects them), then closes the
     /// endpoint.
     pub async fn run(self, broker: Broker) {
+        self.stats.attach(&broker);
         let max = self.config.max_connections.min(Semaphore::MAX_PERMITS);
         let permits = Arc::new(Semaphore::new(max));
         let mut shutdown = broker.shutdown_signal();

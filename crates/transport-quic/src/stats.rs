@@ -1,6 +1,8 @@
 //! Counters of one QUIC listener: what went wrong below MQTT, where the broker's own statistics cannot see.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tern_broker::Broker;
 
 /// Listener counters, shared by the accept loop, the connection tasks and the socket; read them through
 /// [`QuicFrontend::stats`](crate::QuicFrontend::stats). Relaxed atomics: they are totals, not a protocol.
@@ -13,6 +15,8 @@ pub struct QuicStats {
     refused_rate: AtomicU64,
     streams_refused: AtomicU64,
     non_quic_datagrams: AtomicU64,
+    /// The broker whose `$SYS` counters add this listener's refusals (set when the listener runs).
+    broker: OnceLock<Broker>,
 }
 
 impl QuicStats {
@@ -51,12 +55,20 @@ impl QuicStats {
         self.non_quic_datagrams.load(Ordering::Relaxed)
     }
 
+    /// Connects these counters to `broker`'s `$SYS` totals.
+    pub(crate) fn attach(&self, broker: &Broker) {
+        let _ = self.broker.set(broker.clone());
+    }
+
     pub(crate) fn note_handshake(&self) {
         self.handshakes.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn note_handshake_failure(&self, alpn: bool) {
         self.handshake_failures.fetch_add(1, Ordering::Relaxed);
+        if let Some(b) = self.broker.get() {
+            b.core().note_handshake_failure();
+        }
         if alpn {
             self.alpn_refused.fetch_add(1, Ordering::Relaxed);
         }
@@ -68,6 +80,9 @@ impl QuicStats {
 
     pub(crate) fn note_refused_rate(&self) {
         self.refused_rate.fetch_add(1, Ordering::Relaxed);
+        if let Some(b) = self.broker.get() {
+            b.core().note_connection_rate_refused();
+        }
     }
 
     pub(crate) fn note_stream_refused(&self) {

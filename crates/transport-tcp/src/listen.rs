@@ -8,8 +8,8 @@ use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tern_broker::{Broker, ConnectionGuard, TokenBucket};
 use tokio::net::{TcpListener, TcpStream};
@@ -28,12 +28,17 @@ pub struct ListenerStats {
     pub refused_at_limit: AtomicU64,
     /// Connections closed at accept for exceeding `connection_rate`.
     pub refused_rate: AtomicU64,
+    /// The broker whose `$SYS` counters add this listener's refusals (set when the listener runs).
+    broker: OnceLock<Broker>,
 }
 
 impl ListenerStats {
     /// Records one failed handshake and logs it once, with the peer and the reason.
     pub fn handshake_failed(&self, listener: &str, peer: SocketAddr, reason: &dyn std::fmt::Display) {
         self.handshake_failures.fetch_add(1, Ordering::Relaxed);
+        if let Some(b) = self.broker.get() {
+            b.core().note_handshake_failure();
+        }
         info!(listener, %peer, reason = %reason, "handshake failed; connection closed");
     }
 
@@ -104,6 +109,7 @@ impl StreamListener {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let serve = Arc::new(serve);
+        let _ = self.stats.broker.set(broker.clone());
         let permits = Arc::new(Semaphore::new(self.config.max_connections));
         let mut shutdown = broker.shutdown_signal();
         let mut rate = self
@@ -132,6 +138,7 @@ impl StreamListener {
                 let now = Instant::now();
                 if !bucket.try_take(now.into_std(), 1) {
                     self.stats.refused_rate.fetch_add(1, Ordering::Relaxed);
+                    broker.core().note_connection_rate_refused();
                     if rate_logged.is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1)) {
                         rate_logged = Some(now);
                         warn!(%peer, rate = self.config.connection_rate, "{name} listener over connection_rate: closing new connections");

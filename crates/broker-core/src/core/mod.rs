@@ -182,7 +182,20 @@ impl BrokerCore {
             per_ip_refused: Stats::get(&s.per_ip_refused),
             flap_bans: Stats::get(&s.flap_bans),
             flap_refused: Stats::get(&s.flap_refused),
+            connection_rate_refused: Stats::get(&s.connection_rate_refused),
+            handshake_failures: Stats::get(&s.handshake_failures),
         }
+    }
+
+    /// A listener refused a new connection for its `connection_rate`: counted broker-wide for `$SYS`.
+    pub fn note_connection_rate_refused(&self) {
+        Stats::add(&self.stats.connection_rate_refused, 1);
+    }
+
+    /// A connection failed before MQTT began (PROXY header, TLS, WebSocket or QUIC handshake): counted
+    /// broker-wide for `$SYS`.
+    pub fn note_handshake_failure(&self) {
+        Stats::add(&self.stats.handshake_failures, 1);
     }
 
     /// Asks every connection to close: each sends DISCONNECT 0x8B (5.0) on its next `poll_transmit`.

@@ -24,7 +24,7 @@ impl BrokerCore {
         let s = self.stats();
         let uptime = now.saturating_duration_since(self.started).as_secs();
         let version = format!("{} {}", self.config.server_name, self.config.server_version);
-        let items: [(&'static str, String); 18] = [
+        let items: [(&'static str, String); 20] = [
             ("$SYS/broker/uptime", format!("{uptime} seconds")),
             ("$SYS/broker/version", version),
             ("$SYS/broker/clients/connected", s.connections.to_string()),
@@ -52,6 +52,14 @@ impl BrokerCore {
             ("$SYS/broker/limits/per ip refused", s.per_ip_refused.to_string()),
             ("$SYS/broker/limits/flap bans", s.flap_bans.to_string()),
             ("$SYS/broker/limits/flap refused", s.flap_refused.to_string()),
+            (
+                "$SYS/broker/limits/connection rate refused",
+                s.connection_rate_refused.to_string(),
+            ),
+            (
+                "$SYS/broker/limits/handshake failed",
+                s.handshake_failures.to_string(),
+            ),
         ];
         for (topic, value) in items {
             let msg = Message {

@@ -123,6 +123,7 @@ impl SnGateway {
             && !bucket.try_take(now, 1)
         {
             self.stats.refused_rate += 1;
+            self.core.note_connection_rate_refused();
             tracing::debug!(%peer, "CONNECT refused: over the listener's connection_rate");
             return self.connack(peer, ReturnCode::Congestion);
         }
