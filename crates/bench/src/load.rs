@@ -36,6 +36,26 @@ pub struct PubPlan {
 }
 
 impl PubPlan {
+    /// QoS 1/2 publishes that may still go out unacknowledged (unbounded at QoS 0).
+    pub(crate) fn window_room(&self, sent: u64, acked: u64) -> u64 {
+        if self.qos > 0 {
+            u64::from(self.window).saturating_sub(sent - acked)
+        } else {
+            u64::MAX
+        }
+    }
+
+    /// How many to send now: what the pace allows by `now` (all, unthrottled), within the count, `room` and
+    /// `max`.
+    pub(crate) fn batch(&self, now: Instant, sent: u64, room: u64, max: u64) -> u64 {
+        let due = if self.rate > 0.0 {
+            ((now - self.start).as_secs_f64() * self.rate) as u64 + 1
+        } else {
+            u64::MAX
+        };
+        due.min(self.count).saturating_sub(sent).min(room).min(max)
+    }
+
     /// When a publisher that sent `sent` messages and could send no more this round wakes next: at the next
     /// paced send when it waits for the pace alone, otherwise (a full QoS 1/2 window: an ack wakes it sooner)
     /// at the deadline.
@@ -66,17 +86,8 @@ pub async fn publish(
         if now >= plan.deadline || sent >= plan.count {
             break;
         }
-        let due = if plan.rate > 0.0 {
-            ((now - plan.start).as_secs_f64() * plan.rate) as u64 + 1
-        } else {
-            u64::MAX
-        };
-        let room = if plan.qos > 0 {
-            u64::from(plan.window).saturating_sub(sent - acked)
-        } else {
-            u64::MAX
-        };
-        let n = due.min(plan.count).saturating_sub(sent).min(room).min(per_batch);
+        let room = plan.window_room(sent, acked);
+        let n = plan.batch(now, sent, room, per_batch);
         if n > 0 {
             let stamp = now_ns();
             conn.wbuf.reserve(n as usize * writer.packet_len());
@@ -260,5 +271,31 @@ mod tests {
         // A full window waits for an ack (or the deadline), not the pace.
         assert_eq!(plan.next_wake(50, true, true), plan.deadline);
         assert_eq!(plan.next_wake(50, false, true), plan.deadline);
+    }
+
+    #[test]
+    fn a_batch_is_what_the_pace_the_count_and_the_window_allow() {
+        let start = Instant::now();
+        let plan = PubPlan {
+            rate: 100.0,
+            count: 1000,
+            start,
+            deadline: start + Duration::from_secs(20),
+            window: 10,
+            qos: 1,
+        };
+        // 1 s in: 101 due, 40 sent; 4 unacknowledged leave 6 in the window.
+        let room = plan.window_room(40, 36);
+        assert_eq!(room, 6);
+        assert_eq!(plan.batch(start + Duration::from_secs(1), 40, room, 64), 6);
+        assert_eq!(plan.batch(start + Duration::from_secs(1), 40, u64::MAX, 16), 16);
+        assert_eq!(plan.batch(start + Duration::from_secs(15), 995, u64::MAX, 64), 5);
+        let qos0 = PubPlan {
+            qos: 0,
+            rate: 0.0,
+            ..plan
+        };
+        assert_eq!(qos0.window_room(40, 0), u64::MAX);
+        assert_eq!(qos0.batch(start, 0, u64::MAX, 64), 64);
     }
 }

@@ -200,17 +200,8 @@ pub async fn publish(
             acked += done;
             Counters::add(&counters.acked, done);
         }
-        let due = if plan.rate > 0.0 {
-            ((now - plan.start).as_secs_f64() * plan.rate) as u64 + 1
-        } else {
-            u64::MAX
-        };
-        let room = if plan.qos > 0 {
-            u64::from(plan.window).saturating_sub(sent - acked)
-        } else {
-            u64::MAX
-        };
-        let n = due.min(plan.count).saturating_sub(sent).min(room).min(BATCH);
+        let room = plan.window_room(sent, acked);
+        let n = plan.batch(now, sent, room, BATCH);
         if n > 0 {
             let stamp = crate::wire::now_ns();
             for _ in 0..n {
