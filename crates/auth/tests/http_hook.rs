@@ -11,12 +11,12 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tern_auth::{AuthConfig, HttpConfig, ListenerAuth, TernPolicy};
-use tern_broker::{Broker, CoreConfig, DriverConfig, TransportKind};
-use tern_broker_core::Hooks;
+use tern_auth::{AuthConfig, HttpConfig, TernPolicy};
+use tern_broker::Broker;
 use tern_client::{Client, ConnectOptions, ProtocolVersion, QoS, ReasonCode, filter};
-use tern_transport_tcp::{TcpFrontend, TcpListenerConfig};
 use tokio::sync::Notify;
+
+mod support;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -87,27 +87,8 @@ async fn broker(service_url: String, timeout_ms: u64) -> Setup {
         }),
         ..AuthConfig::default()
     };
-    let listeners = vec![ListenerAuth {
-        name: "tcp:test".into(),
-        transport: TransportKind::Tcp,
-        allow_anonymous: tern_auth::Anonymous::Loopback,
-    }];
-    let policy = Arc::new(TernPolicy::new(&config, listeners).unwrap());
-    let broker = Broker::start_with_hooks(
-        CoreConfig::default(),
-        DriverConfig::default(),
-        Hooks {
-            policy: policy.clone(),
-            ..Hooks::default()
-        },
-    );
-    let frontend = TcpFrontend::bind(TcpListenerConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        ..TcpListenerConfig::default()
-    })
-    .unwrap();
-    let url = format!("mqtt://{}", frontend.local_addr().unwrap());
-    tokio::spawn(frontend.run(broker.clone()));
+    let policy = support::policy(&config, "tcp:test");
+    let (broker, url) = support::serve(policy.clone()).await;
     Setup {
         _broker: broker,
         url,

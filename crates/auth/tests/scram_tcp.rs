@@ -5,15 +5,15 @@ use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Duration;
 use tern_auth::password::{HashCost, PasswordFile, StoredHash};
-use tern_auth::{AuthConfig, ListenerAuth, TernPolicy};
-use tern_broker::{Broker, CoreConfig, DriverConfig, TransportKind};
-use tern_broker_core::Hooks;
+use tern_auth::{AuthConfig, TernPolicy};
+use tern_broker::Broker;
 use tern_client::{
     Client, ConnectOptions, ConnectProperties, ErrorKind, Packet, ProtocolVersion, QoS, RawConnection,
     ReasonCode,
 };
 use tern_mqtt_codec::{Auth, AuthProperties, Connect};
-use tern_transport_tcp::{TcpFrontend, TcpListenerConfig};
+
+mod support;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -47,35 +47,12 @@ async fn start(tag: &str) -> Setup {
     file.set("bob", StoredHash::create("builder", cheap).unwrap())
         .unwrap();
     file.save(&path).unwrap();
-    let policy = Arc::new(
-        TernPolicy::new(
-            &AuthConfig {
-                password_file: Some(path),
-                ..AuthConfig::default()
-            },
-            vec![ListenerAuth {
-                name: "tcp".into(),
-                transport: TransportKind::Tcp,
-                allow_anonymous: tern_auth::Anonymous::Loopback,
-            }],
-        )
-        .unwrap(),
-    );
-    let broker = Broker::start_with_hooks(
-        CoreConfig::default(),
-        DriverConfig::default(),
-        Hooks {
-            policy: policy.clone(),
-            ..Hooks::default()
-        },
-    );
-    let frontend = TcpFrontend::bind(TcpListenerConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        ..TcpListenerConfig::default()
-    })
-    .unwrap();
-    let url = format!("mqtt://{}", frontend.local_addr().unwrap());
-    tokio::spawn(frontend.run(broker.clone()));
+    let config = AuthConfig {
+        password_file: Some(path),
+        ..AuthConfig::default()
+    };
+    let policy = support::policy(&config, "tcp");
+    let (broker, url) = support::serve(policy.clone()).await;
     Setup {
         _dir: TempDir(dir),
         _broker: broker,
