@@ -6,7 +6,7 @@ mod support;
 use support::*;
 
 use std::time::{Duration, Instant};
-use tern_broker_core::{Fanout, Outbound, SessionHandle};
+use tern_broker_core::{Fanout, SessionHandle};
 use tern_mqtt_codec::QoS;
 use tern_store::{Durability, Store};
 
@@ -14,20 +14,7 @@ use tern_store::{Durability, Store};
 fn pull(h: &SessionHandle, now: Instant) -> Vec<(String, bool, Option<u16>)> {
     let mut out = Vec::new();
     h.pull(now, 100, &mut out);
-    out.iter()
-        .filter_map(|o| match o {
-            Outbound::Publish {
-                packet_id,
-                dup,
-                delivery,
-            } => Some((
-                String::from_utf8_lossy(&delivery.msg.payload).into_owned(),
-                *dup,
-                packet_id.map(|p| p.get()),
-            )),
-            Outbound::PubRel(_) => None,
-        })
-        .collect()
+    payloads(&out)
 }
 
 #[test]

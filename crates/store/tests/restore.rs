@@ -21,23 +21,6 @@ fn core_with(store: &Arc<Store>, now: Instant) -> Arc<BrokerCore> {
     core_on(store, config, now)
 }
 
-fn payloads(out: &[Outbound]) -> Vec<(String, bool, Option<u16>)> {
-    out.iter()
-        .filter_map(|o| match o {
-            Outbound::Publish {
-                packet_id,
-                dup,
-                delivery,
-            } => Some((
-                String::from_utf8_lossy(&delivery.msg.payload).into_owned(),
-                *dup,
-                packet_id.map(|p| p.get()),
-            )),
-            Outbound::PubRel(_) => None,
-        })
-        .collect()
-}
-
 #[test]
 fn sessions_queues_inflight_and_retained_survive_a_restart() {
     let dir = temp_dir("restart");
@@ -305,16 +288,7 @@ fn a_long_offline_queue_stays_on_disk_and_drains_in_order_also_after_a_restart()
         core.restore(rec, now);
         let (h, _) = attach(&core, "sleeper", true, 3600, now);
         let mut fanout = Fanout::default();
-        let req = SubscribeRequest {
-            filter: "q",
-            options: SubscriptionOptions {
-                qos: QoS::AtLeastOnce,
-                ..Default::default()
-            },
-            subscription_id: None,
-        };
-        core.subscribe(&h, &Identity::default(), req, now, &mut fanout)
-            .unwrap();
+        subscribe(&core, &h, "q", now);
         core.detach(&h, DetachKind::Normal, now);
         for p in &expected[..N / 2] {
             core.publish(msg("q", p, QoS::AtLeastOnce, false), now, false, &mut fanout)
@@ -359,16 +333,7 @@ fn an_online_subscriber_that_stays_slow_gets_its_backlog_from_disk_not_dropped()
     core.restore(rec, now);
     let (h, _) = attach(&core, "slow", true, 3600, now);
     let mut fanout = Fanout::default();
-    let req = SubscribeRequest {
-        filter: "q",
-        options: SubscriptionOptions {
-            qos: QoS::AtLeastOnce,
-            ..Default::default()
-        },
-        subscription_id: None,
-    };
-    core.subscribe(&h, &Identity::default(), req, now, &mut fanout)
-        .unwrap();
+    subscribe(&core, &h, "q", now);
     let expected: Vec<String> = (0..N).map(|i| format!("m{i}")).collect();
     for p in &expected {
         core.publish(msg("q", p, QoS::AtLeastOnce, false), now, false, &mut fanout)

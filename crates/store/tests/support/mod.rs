@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 use tern_broker_core::{
-    AttachRequest, BrokerCore, CoreConfig, Fanout, Hooks, Identity, Message, SessionHandle, SubscribeRequest,
+    AttachRequest, BrokerCore, CoreConfig, Fanout, Hooks, Identity, Message, Outbound, SessionHandle,
+    SubscribeRequest,
 };
 use tern_mqtt_codec::{QoS, SubscriptionOptions};
 use tern_store::Store;
@@ -82,4 +83,22 @@ pub fn msg(topic: &str, payload: impl AsRef<[u8]>, qos: QoS, retain: bool) -> Ar
         expires_at: None,
         publisher: None,
     })
+}
+
+/// (payload, DUP, packet id) of every PUBLISH in `out`.
+pub fn payloads(out: &[Outbound]) -> Vec<(String, bool, Option<u16>)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Outbound::Publish {
+                packet_id,
+                dup,
+                delivery,
+            } => Some((
+                String::from_utf8_lossy(&delivery.msg.payload).into_owned(),
+                *dup,
+                packet_id.map(|p| p.get()),
+            )),
+            Outbound::PubRel(_) => None,
+        })
+        .collect()
 }
